@@ -1,0 +1,1 @@
+"""Klaviyo sync service: keeps Klaviyo in step with the store, with an operator control panel."""

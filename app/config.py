@@ -1,0 +1,107 @@
+"""Process configuration: read once from the environment, typed, and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / ".data"
+DEFAULT_ROLES_FILE = REPO_ROOT / "app" / "auth" / "roles.json"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the processes of the service take from their environment."""
+
+    database_url: str | None
+    data_dir: Path
+    host: str
+    port: int
+    klaviyo_base_url: str
+    klaviyo_timeout_s: float
+    klaviyo_module_enabled: bool
+    better_auth_secret: str
+    trusted_origins: tuple[str, ...]
+    roles_file: Path
+    app_encryption_keys: tuple[str, ...]
+    log_format: str
+    log_level: str
+    db_pool_min: int
+    db_pool_max: int
+    drain_tick_s: float
+    drain_lease_s: int
+    drain_batch_size: int
+    max_attempts: int
+    backfill_age_s: int
+    event_retention_days: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        origins = tuple(o.strip() for o in env.get("TRUSTED_ORIGINS", "").split(",") if o.strip())
+        keys = tuple(k.strip() for k in env.get("APP_ENCRYPTION_KEY", "").split(",") if k.strip())
+        log_format = env.get("LOG_FORMAT", "console").strip().lower()
+        if log_format not in {"console", "json"}:
+            raise ConfigError(f"LOG_FORMAT must be console or json, got {log_format!r}")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR),
+            host=env.get("HOST", "127.0.0.1"),
+            port=_int(env, "PORT", 8000),
+            klaviyo_base_url=env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com").rstrip("/"),
+            klaviyo_timeout_s=_float(env, "KLAVIYO_TIMEOUT_S", 10.0),
+            klaviyo_module_enabled=_flag(env, "KLAVIYO_MODULE_ENABLED", True),
+            better_auth_secret=env.get("BETTER_AUTH_SECRET", ""),
+            trusted_origins=origins or ("http://127.0.0.1:8000", "http://localhost:8000"),
+            roles_file=Path(env.get("KLAVIYO_ROLES_FILE") or DEFAULT_ROLES_FILE),
+            app_encryption_keys=keys,
+            log_format=log_format,
+            log_level=env.get("LOG_LEVEL", "info").strip().lower(),
+            db_pool_min=_int(env, "DB_POOL_MIN", 1),
+            db_pool_max=_int(env, "DB_POOL_MAX", 10),
+            drain_tick_s=_float(env, "KLAVIYO_DRAIN_TICK_S", 1.0),
+            drain_lease_s=_int(env, "KLAVIYO_DRAIN_LEASE_S", 60),
+            drain_batch_size=_int(env, "KLAVIYO_DRAIN_BATCH_SIZE", 1000),
+            max_attempts=_int(env, "KLAVIYO_MAX_ATTEMPTS", 8),
+            backfill_age_s=_int(env, "KLAVIYO_BACKFILL_AGE_S", 86400),
+            event_retention_days=_int(env, "KLAVIYO_EVENT_RETENTION_DAYS", 30),
+        )

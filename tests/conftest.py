@@ -1,0 +1,5 @@
+"""Shared fixtures: real PostgreSQL, the sandbox as a real HTTP server, the admin API."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+]
