@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -49,6 +50,15 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(value: _Number, name: str) -> _Number:
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {value!r}")
+    return value
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the processes of the service take from their environment."""
 
@@ -57,6 +67,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     host: str
     port: int
     klaviyo_base_url: str
+    sandbox_mode: bool
+    sandbox_port: int
     klaviyo_timeout_s: float
     klaviyo_module_enabled: bool
     better_auth_secret: str
@@ -73,6 +85,14 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     max_attempts: int
     backfill_age_s: int
     event_retention_days: int
+    klaviyo_rate_budget: bool
+    drain_slice_s: float
+    drain_backoff_base_s: float
+    drain_backoff_cap_s: float
+    worker_concurrency: int
+    webhook_tolerance_s: float
+    webhook_max_body_bytes: int
+    consent_poll_page_size: int
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -88,6 +108,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             host=env.get("HOST", "127.0.0.1"),
             port=_int(env, "PORT", 8000),
             klaviyo_base_url=env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com").rstrip("/"),
+            # With no Klaviyo address given, `make run` serves the sandbox and points at it.
+            sandbox_mode=_flag(env, "KLAVIYO_SANDBOX", not env.get("KLAVIYO_BASE_URL")),
+            sandbox_port=_int(env, "SANDBOX_PORT", 8100),
             klaviyo_timeout_s=_float(env, "KLAVIYO_TIMEOUT_S", 10.0),
             klaviyo_module_enabled=_flag(env, "KLAVIYO_MODULE_ENABLED", True),
             better_auth_secret=env.get("BETTER_AUTH_SECRET", ""),
@@ -104,4 +127,30 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             max_attempts=_int(env, "KLAVIYO_MAX_ATTEMPTS", 8),
             backfill_age_s=_int(env, "KLAVIYO_BACKFILL_AGE_S", 86400),
             event_retention_days=_int(env, "KLAVIYO_EVENT_RETENTION_DAYS", 30),
+            # Off only against a Klaviyo that enforces no limits (the sandbox with limits off).
+            klaviyo_rate_budget=_flag(env, "KLAVIYO_RATE_BUDGET", True),
+            # How long one drain tick may keep pushing before it hands the worker back.
+            drain_slice_s=_positive(
+                _float(env, "KLAVIYO_DRAIN_SLICE_S", 10.0), "KLAVIYO_DRAIN_SLICE_S"
+            ),
+            drain_backoff_base_s=_positive(
+                _float(env, "KLAVIYO_DRAIN_BACKOFF_BASE_S", 2.0), "KLAVIYO_DRAIN_BACKOFF_BASE_S"
+            ),
+            drain_backoff_cap_s=_positive(
+                _float(env, "KLAVIYO_DRAIN_BACKOFF_CAP_S", 600.0), "KLAVIYO_DRAIN_BACKOFF_CAP_S"
+            ),
+            worker_concurrency=_positive(
+                _int(env, "KLAVIYO_WORKER_CONCURRENCY", 4), "KLAVIYO_WORKER_CONCURRENCY"
+            ),
+            # How far Klaviyo-Timestamp may lie from now before a delivery counts as a replay.
+            webhook_tolerance_s=_positive(
+                _float(env, "KLAVIYO_WEBHOOK_TOLERANCE_S", 300.0), "KLAVIYO_WEBHOOK_TOLERANCE_S"
+            ),
+            webhook_max_body_bytes=_positive(
+                _int(env, "KLAVIYO_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024),
+                "KLAVIYO_WEBHOOK_MAX_BODY_BYTES",
+            ),
+            consent_poll_page_size=_positive(
+                _int(env, "KLAVIYO_CONSENT_POLL_PAGE_SIZE", 100), "KLAVIYO_CONSENT_POLL_PAGE_SIZE"
+            ),
         )

@@ -7,7 +7,7 @@ import argparse
 from app.config import Config
 from app.db.embedded import EmbeddedServer
 from app.db.migrate import migrate
-from app.db.target import resolve_database_url
+from app.db.target import database_for_command, resolve_database_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_migrate(config: Config, args: argparse.Namespace) -> int:
-    applied = migrate(resolve_database_url(config))
+    with database_for_command(config) as url:
+        applied = migrate(url)
     print(f"migrations applied: {len(applied)}" + (f" ({', '.join(applied)})" if applied else ""))
     return 0
 

@@ -11,7 +11,12 @@ from app.config import Config, ConfigError
 from app.logs import configure_logging
 
 # Each module exposes `register(subparsers)`, adding its commands with `func(config, args) -> int`.
-COMMAND_MODULES = ("app.cli.db",)
+COMMAND_MODULES = (
+    "app.cli.db",
+    "app.cli.sandbox",
+    "app.cli.run",
+    "app.cli.load",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

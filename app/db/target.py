@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 from psycopg import sql
 
@@ -19,6 +22,19 @@ def resolve_database_url(config: Config, database: str = DEFAULT_DATABASE) -> st
     server.start()
     create_database_if_missing(server.url(), database)
     return server.url(database)
+
+
+@contextmanager
+def database_for_command(config: Config) -> Iterator[str]:
+    """For one-shot commands: the database URL, and the embedded server stopped again afterwards
+    if this command was the one that started it."""
+    server = None if config.database_url else EmbeddedServer(config.data_dir)
+    was_running = server is None or server.is_running()
+    try:
+        yield resolve_database_url(config)
+    finally:
+        if server is not None and not was_running:
+            server.stop()
 
 
 def create_database_if_missing(admin_url: str, database: str) -> None:

@@ -1,0 +1,1 @@
+"""The main job: one foreground command running the whole service on this machine."""

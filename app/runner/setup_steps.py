@@ -1,0 +1,87 @@
+"""The set-up steps of the main job, each one idempotent, so a restart repeats them harmlessly."""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+
+from app.config import Config
+
+log = structlog.get_logger(__name__)
+
+SANDBOX_API_KEY = "pk_sandbox_demo_key_0123456789"
+ADMIN_EMAIL = "admin@example.com"
+# Surfaces with a bootstrap endpoint; coupons have none (the contract: per-discount resync).
+BOOTSTRAP_SURFACES = ("profiles", "catalog", "categories")
+
+
+def with_runtime_secrets(config: Config) -> Config:
+    from app.local_secrets import with_local_secrets
+
+    return with_local_secrets(config)
+
+
+def admin_token(config: Config, database_url: str) -> str:
+    from app.auth.tokens import issue_admin_token
+
+    return issue_admin_token(config, database_url, email=ADMIN_EMAIL, role="admin")
+
+
+def load_store_if_empty(database_url: str, dataset: str) -> str | None:
+    from app.store.loading import load_dataset_if_empty
+
+    return load_dataset_if_empty(database_url, dataset)
+
+
+def connect_sandbox_account(api_url: str, token: str) -> None:
+    response = httpx.post(
+        f"{api_url}/admin/klaviyo/connect",
+        json={"apiKey": SANDBOX_API_KEY},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30.0,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"connecting the sandbox account failed: {response.text}")
+    print(f"Connected the sandbox account {response.json()['data']['accountId']}.", flush=True)
+
+
+def wire_sandbox_webhooks(config: Config, database_url: str, api_url: str) -> None:
+    from app.klaviyo.webhooks.registration import register_sandbox_webhook
+
+    register_sandbox_webhook(config, database_url, api_url)
+    print("Registered the consent webhook with the sandbox.", flush=True)
+
+
+def bootstrap_surfaces(api_url: str, token: str) -> dict[str, int]:
+    enqueued: dict[str, int] = {}
+    for surface in BOOTSTRAP_SURFACES:
+        response = httpx.post(
+            f"{api_url}/admin/klaviyo/{surface}/bootstrap",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120.0,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"bootstrap of {surface} failed: {response.text}")
+        enqueued[surface] = int(response.json()["data"]["enqueued"])
+    return enqueued
+
+
+def print_usage(config: Config, api_url: str, token: str) -> None:
+    sandbox = f"http://127.0.0.1:{config.sandbox_port}" if config.sandbox_mode else None
+    lines = [
+        "",
+        f"Admin API:    {api_url}  (OpenAPI UI at {api_url}/schema)",
+        f"Health:       {api_url}/health",
+    ]
+    if sandbox:
+        lines.append(f"Sandbox:      {sandbox}  (stats at {sandbox}/__sandbox/stats)")
+    lines += [
+        f"Admin token:  {token}",
+        "",
+        "Try:",
+        f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/status',
+        f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/profiles?limit=5',
+        "",
+        "Press Ctrl-C to stop everything.",
+    ]
+    print("\n".join(lines), flush=True)
