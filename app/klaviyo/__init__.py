@@ -1,0 +1,1 @@
+"""The Klaviyo module: outbox, drain, Klaviyo client and admin surface."""

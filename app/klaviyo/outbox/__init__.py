@@ -1,0 +1,1 @@
+"""Producers of the transactional outbox: profile state rows and event outbox rows."""
