@@ -93,6 +93,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     webhook_tolerance_s: float
     webhook_max_body_bytes: int
     consent_poll_page_size: int
+    catalog_job_deadline_s: float
+    store_url: str | None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -153,4 +155,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             consent_poll_page_size=_positive(
                 _int(env, "KLAVIYO_CONSENT_POLL_PAGE_SIZE", 100), "KLAVIYO_CONSENT_POLL_PAGE_SIZE"
             ),
+            # A catalog bulk job not complete this long after submission is timed out, its rows
+            # retried.
+            catalog_job_deadline_s=_positive(
+                _float(env, "KLAVIYO_CATALOG_JOB_DEADLINE_S", 300.0),
+                "KLAVIYO_CATALOG_JOB_DEADLINE_S",
+            ),
+            # The storefront, for catalog items of products without their own url.
+            store_url=(env.get("KLAVIYO_STORE_URL") or "").strip().rstrip("/") or None,
         )

@@ -4,4 +4,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.store",
     "tests.fixtures.sandbox",
+    "tests.fixtures.api",
+    "tests.fixtures.webhooks",
+    "tests.fixtures.drain",
 ]

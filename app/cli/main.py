@@ -16,6 +16,13 @@ COMMAND_MODULES = (
     "app.cli.sandbox",
     "app.cli.run",
     "app.cli.load",
+    "app.cli.serve",
+    "app.cli.admin",
+    "app.cli.settings",
+    "app.cli.status",
+    "app.cli.bootstrap",
+    "app.cli.failed",
+    "app.cli.resync",
 )
 
 

@@ -87,8 +87,8 @@ class MainJob:
         print(f"Bootstrap enqueued: {bootstrapped}.", flush=True)
 
         watch_backlog(database_url, self._check_children)
-        print("backlog drained", flush=True)
-        setup_steps.print_usage(config, api_url, token)
+        print("\nbacklog drained", flush=True)
+        setup_steps.print_usage(config, api_url, token, keep_serving=self.keep_serving)
         if not self.keep_serving:
             return
         while True:

@@ -66,7 +66,7 @@ def bootstrap_surfaces(api_url: str, token: str) -> dict[str, int]:
     return enqueued
 
 
-def print_usage(config: Config, api_url: str, token: str) -> None:
+def print_usage(config: Config, api_url: str, token: str, *, keep_serving: bool) -> None:
     sandbox = f"http://127.0.0.1:{config.sandbox_port}" if config.sandbox_mode else None
     lines = [
         "",
@@ -81,7 +81,7 @@ def print_usage(config: Config, api_url: str, token: str) -> None:
         "Try:",
         f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/status',
         f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/profiles?limit=5',
-        "",
-        "Press Ctrl-C to stop everything.",
     ]
+    if keep_serving:
+        lines += ["", "Press Ctrl-C to stop everything."]
     print("\n".join(lines), flush=True)

@@ -31,6 +31,7 @@ from app.sandbox.jsonapi import (
     next_link,
     page_cursor,
     page_size,
+    parse_time,
     self_link,
 )
 from app.sandbox.runtime import account_of, read_body
@@ -228,6 +229,9 @@ async def list_profiles(request: Request) -> Response:
 
 
 def filter_profiles(account: Account, raw: str) -> list[Profile]:
+    updated = filter_profiles_by_updated(account, raw)
+    if updated is not None:
+        return updated
     match = _FILTER.match(raw.strip())
     if not match or match.group(2) not in _FILTER_FIELDS:
         raise ApiError(
@@ -240,6 +244,27 @@ def filter_profiles(account: Account, raw: str) -> list[Profile]:
     values = _filter_values(operand, operator == "any", raw)
     found = [account.find_by(field_name, value) for value in values]
     return [p for p in dict.fromkeys(found) if p is not None]
+
+
+# Added for the consent polling fallback (webhooks): `greater-than(updated,<time>)` and
+# `less-than(updated,<time>)`, as Klaviyo's Get Profiles accepts them; oldest update first.
+_UPDATED_FILTER = re.compile(r"^(greater-than|less-than)\(updated,\s*([^)]+)\)$")
+
+
+def filter_profiles_by_updated(account: Account, raw: str) -> list[Profile] | None:
+    """None when `raw` is not a filter on `updated`."""
+    match = _UPDATED_FILTER.match(raw.strip())
+    if not match:
+        return None
+    operator, operand = match.groups()
+    moment = parse_time(operand.strip().strip("\"'"), "filter")
+    after = operator == "greater-than"
+    found = [
+        p
+        for p in account.profiles.values()
+        if (p.updated > moment if after else p.updated < moment)
+    ]
+    return sorted(found, key=lambda p: (p.updated, p.id))
 
 
 def _filter_values(operand: str, many: bool, raw: str) -> list[str]:

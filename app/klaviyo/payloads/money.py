@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import get_currency_precision, is_currency
 
@@ -11,6 +12,8 @@ class UnknownCurrency(ValueError):
     """A currency code that ISO 4217 (as babel knows it) does not define."""
 
 
+# Cached: babel rebuilds its currency list on every lookup, and the drain asks per amount.
+@lru_cache(maxsize=512)
 def currency_exponent(currency: str) -> int:
     """Digits after the decimal point: JPY 0, USD 2, KWD 3."""
     # babel answers 2 for codes it has never heard of; an unknown code must not pass silently.

@@ -1,0 +1,1 @@
+"""Admin authentication: Better-Auth sessions, role permissions and the route guards."""

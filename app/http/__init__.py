@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, envelopes, errors, pagination and request logging."""

@@ -1,0 +1,1 @@
+"""Catalog, category and coupon surfaces: store variants, categories and discounts in Klaviyo."""

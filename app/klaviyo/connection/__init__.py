@@ -1,0 +1,1 @@
+"""The connection lifecycle: connect (probe + persist the key), disconnect, status."""

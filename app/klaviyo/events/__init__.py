@@ -1,0 +1,1 @@
+"""Event surface: the admin view over the event outbox."""

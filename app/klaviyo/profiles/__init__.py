@@ -1,0 +1,1 @@
+"""Profile surface: the admin view over profile state rows."""

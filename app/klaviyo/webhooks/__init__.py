@@ -1,0 +1,1 @@
+"""Inbound Klaviyo webhooks: verified deliveries → inbox → consent mirror in the store."""
