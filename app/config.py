@@ -90,6 +90,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     drain_backoff_base_s: float
     drain_backoff_cap_s: float
     worker_concurrency: int
+    drain_parallel: int
     webhook_tolerance_s: float
     webhook_max_body_bytes: int
     consent_poll_page_size: int
@@ -143,6 +144,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             ),
             worker_concurrency=_positive(
                 _int(env, "KLAVIYO_WORKER_CONCURRENCY", 4), "KLAVIYO_WORKER_CONCURRENCY"
+            ),
+            # Batches one event drain keeps in flight, so claiming overlaps Klaviyo's answers.
+            drain_parallel=_positive(
+                _int(env, "KLAVIYO_DRAIN_PARALLEL", 4), "KLAVIYO_DRAIN_PARALLEL"
             ),
             # How far Klaviyo-Timestamp may lie from now before a delivery counts as a replay.
             webhook_tolerance_s=_positive(

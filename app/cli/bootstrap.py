@@ -115,7 +115,7 @@ async def _watch_drain(
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task(surface, total=total, detail="")
+        task = progress.add_task(surface, total=total, completed=total - counts.waiting, detail="")
         while True:
             # New touches while draining raise the total instead of moving the bar back.
             total = max(total, counts.waiting)
@@ -136,7 +136,10 @@ async def _watch_drain(
             "(is a worker running? `procrastinate --app=app.worker.procrastinate_app worker`)",
             EXIT_FAILED,
         )
-    print(f"{surface}: drained ({counts.done} done, {counts.failed} failed, {counts.other} other)")
+    print(
+        f"{surface}: drained, nothing waits ({counts.done} done, {counts.failed} failed, "
+        f"{counts.other} other in all)"
+    )
     if counts.failed:
         print(f"see the failures: python -m app failed {surface}")
     return EXIT_OK

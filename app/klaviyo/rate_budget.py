@@ -32,11 +32,17 @@ TIERS: dict[str, RateTier] = {
 }
 
 # Reserve `cost` requests in both windows at once, or nothing. A window that has rolled over
-# counts from zero. When nothing was reserved, the second part answers how long until the
-# earliest window (or a block) lets the request through, read from the row as it stood.
+# counts from zero. Near a window's end nothing is reserved: the request could reach Klaviyo
+# in its next window, which we would not have counted (the guards). When nothing was reserved,
+# the second part answers how long until a request could go, from the row as it stood.
 ACQUIRE_SQL = """
     WITH clock AS (
         SELECT extract(epoch FROM clock_timestamp())::float8 AS t
+    ),
+    open_clock AS (
+        SELECT t FROM clock
+        WHERE t - floor(t) <= 1 - %(burst_guard)s
+          AND t - floor(t / 60) * 60 <= 60 - %(steady_guard)s
     ),
     reserved AS (
         INSERT INTO klaviyo.rate_budget AS b
@@ -44,7 +50,7 @@ ACQUIRE_SQL = """
              second_window, second_used, minute_window, minute_used)
         SELECT %(account)s, %(tier)s, %(operation)s, %(burst)s, %(steady)s,
                floor(t)::bigint, %(cost)s, floor(t / 60)::bigint, %(cost)s
-        FROM clock
+        FROM open_clock
         ON CONFLICT (account_id, tier, operation) DO UPDATE
         SET second_window = EXCLUDED.second_window,
             second_used = CASE WHEN b.second_window = EXCLUDED.second_window
@@ -63,6 +69,10 @@ ACQUIRE_SQL = """
     SELECT wait_s FROM reserved
     UNION ALL
     SELECT greatest(
+               CASE WHEN c.t - floor(c.t) > 1 - %(burst_guard)s
+                    THEN floor(c.t) + 1 - c.t ELSE 0 END,
+               CASE WHEN c.t - floor(c.t / 60) * 60 > 60 - %(steady_guard)s
+                    THEN (floor(c.t / 60) + 1) * 60 - c.t ELSE 0 END,
                coalesce(extract(epoch FROM b.blocked_until)::float8 - c.t, 0),
                CASE WHEN b.minute_window = floor(c.t / 60)
                          AND b.minute_used + %(cost)s > b.steady_limit
@@ -71,9 +81,10 @@ ACQUIRE_SQL = """
                          AND b.second_used + %(cost)s > b.burst_limit
                     THEN b.second_window + 1 - c.t ELSE 0 END,
                0.005)
-    FROM klaviyo.rate_budget b, clock c
-    WHERE b.account_id = %(account)s AND b.tier = %(tier)s AND b.operation = %(operation)s
-      AND NOT EXISTS (SELECT 1 FROM reserved)
+    FROM clock c
+    LEFT JOIN klaviyo.rate_budget b
+           ON b.account_id = %(account)s AND b.tier = %(tier)s AND b.operation = %(operation)s
+    WHERE NOT EXISTS (SELECT 1 FROM reserved)
 """
 
 # How long until one request could be reserved, reserving nothing (a drain asks before it
@@ -126,6 +137,11 @@ PENALIZE_SQL = """
         throttled_count = b.throttled_count + 1,
         updated_at = now()
 """
+
+# Seconds before a window's end in which nothing is reserved: the time a reserved request may
+# take to reach Klaviyo (the event loop can be busy building a 1000-event body meanwhile).
+BURST_GUARD_S = 0.25
+STEADY_GUARD_S = 2.0
 
 _WINDOWED = re.compile(r"^\s*(\d+)\s*;\s*w\s*=\s*(\d+)\s*$")
 
@@ -193,6 +209,8 @@ class KlaviyoRateBudget:
             "burst": limits.burst,
             "steady": limits.steady,
             "cost": cost,
+            "burst_guard": BURST_GUARD_S,
+            "steady_guard": STEADY_GUARD_S,
         }
         async with self.pool.connection() as conn:
             cur = await conn.execute(ACQUIRE_SQL, params)

@@ -9,6 +9,7 @@ while its kill switch is off or no Klaviyo account is connected: rows keep accum
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import socket
@@ -63,6 +64,12 @@ class WorkerResources:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._http: httpx.AsyncClient | None = None
         self._cipher: Any = None
+        self._draining: dict[str, asyncio.Lock] = {}
+
+    def drain_lock(self, surface: str) -> asyncio.Lock:
+        """One drain per surface per process: more would only queue behind the rate budget
+        with rows leased, and crowd the event loop between a reservation and its request."""
+        return self._draining.setdefault(surface, asyncio.Lock())
 
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -123,13 +130,18 @@ async def open_drain(
 
 
 async def run_tick(resources: WorkerResources, pool: AsyncConnectionPool, surface: str) -> Any:
-    """One drain tick of `surface` ("event" or "profile"); answers its report or None."""
-    ctx = await open_drain(resources, pool, surface)
-    if ctx is None:
+    """One drain tick of `surface` ("event" or "profile"); answers its report, or None when the
+    surface is paused or this process is already draining it."""
+    lock = resources.drain_lock(surface)
+    if lock.locked():
         return None
-    if surface == "event":
-        return await drain_events(ctx)
-    return await drain_profiles(ctx)
+    async with lock:
+        ctx = await open_drain(resources, pool, surface)
+        if ctx is None:
+            return None
+        if surface == "event":
+            return await drain_events(ctx, parallel=resources.config.drain_parallel)
+        return await drain_profiles(ctx)
 
 
 async def delete_old_sent_events(pool: AsyncConnectionPool, days: int) -> int:

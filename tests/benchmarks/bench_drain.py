@@ -41,6 +41,7 @@ from app.config import Config  # noqa: E402
 from app.db.embedded import EmbeddedServer  # noqa: E402
 from app.db.migrate import migrate  # noqa: E402
 from app.klaviyo.secrets import SecretCipher  # noqa: E402
+from app.logs import configure_logging  # noqa: E402
 from tests.fixtures.sandbox import start_sandbox, stop_sandbox  # noqa: E402
 
 PROCRASTINATE = Path(sys.executable).with_name("procrastinate")
@@ -370,7 +371,9 @@ def main() -> int:
     parser.add_argument("--naive", type=int, default=1_000)
     parser.add_argument("--ceiling-s", type=int, default=60)
     parser.add_argument("--list-rows", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=("limits_off", "limits_on", "lists"), default=None)
     args = parser.parse_args()
+    configure_logging("console", "warning")
 
     admin, url = throwaway_database()
     migrate(url)
@@ -382,42 +385,45 @@ def main() -> int:
     figures: dict[str, object] = {}
     try:
         connect_account(url, key, sandbox.api_key, sandbox.account_id)
-        naive = naive_baseline(url, sandbox, args.naive)
-        fast = drain_throughput(url, sandbox.base_url, key, args.events)
-        figures["limits_off"] = {
-            **fast,
-            "naive_events_per_s": round(naive, 1),
-            "naive_sample": args.naive,
-            "ratio": round(fast["events_per_s"] / naive, 1),
-        }
-        print(
-            f"limits off: {fast['events']} events in {fast['seconds']} s = "
-            f"{fast['events_per_s']} events/s (target >= {TARGETS['events_per_s']}); naive "
-            f"baseline {naive:.0f} events/s on {args.naive}; ratio "
-            f"{figures['limits_off']['ratio']}x (target >= {TARGETS['ratio']}x); "
-            f"worker RSS max {fast['worker_rss_mb_max']} MB",
-            flush=True,
-        )
-        sandbox.reset()
-        ceiling = at_the_ceiling(url, sandbox, key, args.ceiling_s)
-        figures["limits_on"] = ceiling
-        print(
-            f"limits on: {ceiling['events_per_min']} events/min over {ceiling['window_s']} s = "
-            f"{ceiling['ceiling_share']:.1%} of the {CEILING_EVENTS_PER_MIN} ceiling "
-            f"(target >= 90%); 429s {ceiling['throttled_429']} of {ceiling['requests']} "
-            f"requests = {ceiling['throttled_share']:.2%} (target <= 1%); worker RSS max "
-            f"{ceiling['worker_rss_mb_max']} MB",
-            flush=True,
-        )
-        sandbox.reset()
-        lists = list_latency(url, args.list_rows, 200)
-        figures["lists"] = lists
-        print(
-            f"lists on {lists['rows']} rows: profiles p95 {lists['profiles_p95_ms']} ms, "
-            f"profiles/failed p95 {lists['profiles_failed_p95_ms']} ms, events/failed p95 "
-            f"{lists['events_failed_p95_ms']} ms (target <= 50 ms)",
-            flush=True,
-        )
+        if args.only in (None, "limits_off"):
+            naive = naive_baseline(url, sandbox, args.naive)
+            fast = drain_throughput(url, sandbox.base_url, key, args.events)
+            figures["limits_off"] = {
+                **fast,
+                "naive_events_per_s": round(naive, 1),
+                "naive_sample": args.naive,
+                "ratio": round(fast["events_per_s"] / naive, 1),
+            }
+            print(
+                f"limits off: {fast['events']} events in {fast['seconds']} s = "
+                f"{fast['events_per_s']} events/s (target >= {TARGETS['events_per_s']}); naive "
+                f"baseline {naive:.0f} events/s on {args.naive}; ratio "
+                f"{figures['limits_off']['ratio']}x (target >= {TARGETS['ratio']}x); "
+                f"worker RSS max {fast['worker_rss_mb_max']} MB",
+                flush=True,
+            )
+            sandbox.reset()
+        if args.only in (None, "limits_on"):
+            ceiling = at_the_ceiling(url, sandbox, key, args.ceiling_s)
+            figures["limits_on"] = ceiling
+            print(
+                f"limits on: {ceiling['events_per_min']} events/min over {ceiling['window_s']} s "
+                f"= {ceiling['ceiling_share']:.1%} of the {CEILING_EVENTS_PER_MIN} ceiling "
+                f"(target >= 90%); 429s {ceiling['throttled_429']} of {ceiling['requests']} "
+                f"requests = {ceiling['throttled_share']:.2%} (target <= 1%); worker RSS max "
+                f"{ceiling['worker_rss_mb_max']} MB",
+                flush=True,
+            )
+            sandbox.reset()
+        if args.only in (None, "lists"):
+            lists = list_latency(url, args.list_rows, 200)
+            figures["lists"] = lists
+            print(
+                f"lists on {lists['rows']} rows: profiles p95 {lists['profiles_p95_ms']} ms, "
+                f"profiles/failed p95 {lists['profiles_failed_p95_ms']} ms, events/failed p95 "
+                f"{lists['events_failed_p95_ms']} ms (target <= 50 ms)",
+                flush=True,
+            )
     finally:
         sandbox.close()
         stop_sandbox(server)

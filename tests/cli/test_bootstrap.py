@@ -113,7 +113,7 @@ async def test_wait_follows_a_real_drain_to_the_sandbox(
             process.kill()
             await process.wait()
     assert process.returncode == 0, err.decode()
-    assert "profiles: drained (3 done, 0 failed, 0 other)" in rest.decode()
+    assert "profiles: drained, nothing waits (3 done, 0 failed, 0 other in all)" in rest.decode()
     assert sandbox.stats()["profiles"] == 3
     for n in range(3):
         assert sandbox.find_profile(email=f"wait-{n}@example.com") is not None

@@ -33,7 +33,7 @@ async def test_events_survive_the_storm(conn, sandbox, make_drain) -> None:
         return (await event_statuses(conn)).get("pending", 0) == 0
 
     await drain_until(
-        lambda: drain_events(make_drain(batch_size=200, budget=True)), settled, timeout=60
+        lambda: drain_events(make_drain(batch_size=200, budget=True)), settled, within_s=60
     )
     assert await event_statuses(conn) == {"sent": 3000}
     hit = sandbox.stats()["requests_per_status"]
@@ -58,7 +58,7 @@ async def test_profiles_survive_the_storm(conn, sandbox, make_drain) -> None:
     # Batches of 40 go as bulk import jobs (submit, polls, errors, ids: many requests each);
     # the last ticks of 5 or fewer rows go through profile-import.
     await drain_until(
-        lambda: drain_profiles(make_drain(batch_size=40, budget=True)), settled, timeout=90
+        lambda: drain_profiles(make_drain(batch_size=40, budget=True)), settled, within_s=90
     )
     cur = await conn.execute("SELECT count(*) FROM klaviyo.profile_state WHERE status = 'synced'")
     assert (await cur.fetchone())[0] == 300

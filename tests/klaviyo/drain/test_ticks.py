@@ -64,7 +64,8 @@ async def test_while_disconnected_rows_stay_pending(
 async def test_retention_deletes_only_old_sent_events(conn, db_pool) -> None:
     await insert_events(conn, 10)
     await conn.execute(
-        "UPDATE klaviyo.event_outbox SET status = 'sent', processed_at = now() - interval '31 days' "
+        "UPDATE klaviyo.event_outbox SET status = 'sent', "
+        "processed_at = now() - interval '31 days' "
         "WHERE idempotency_key IN ('order:1', 'order:2', 'order:3')"
     )
     await conn.execute(
@@ -72,8 +73,8 @@ async def test_retention_deletes_only_old_sent_events(conn, db_pool) -> None:
         "WHERE idempotency_key = 'order:4'"
     )
     await conn.execute(
-        "UPDATE klaviyo.event_outbox SET status = 'failed', processed_at = now() - interval '90 days' "
-        "WHERE idempotency_key = 'order:5'"
+        "UPDATE klaviyo.event_outbox SET status = 'failed', "
+        "processed_at = now() - interval '90 days' WHERE idempotency_key = 'order:5'"
     )
     assert await delete_old_sent_events(db_pool, 30) == 3
     assert await event_statuses(conn) == {"pending": 5, "sent": 1, "failed": 1}

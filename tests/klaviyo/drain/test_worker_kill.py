@@ -29,11 +29,11 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def wait_until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
     while not await predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {within_s}s")
         await asyncio.sleep(0.05)
 
 
@@ -48,7 +48,7 @@ async def test_sigkill_mid_drain_loses_nothing_and_duplicates_nothing(
 
     first = start_worker(env)
     try:
-        await wait_until(some_sent, timeout=60)
+        await wait_until(some_sent, within_s=60)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -63,7 +63,7 @@ async def test_sigkill_mid_drain_loses_nothing_and_duplicates_nothing(
     second = start_worker(env)
     try:
         # The dead worker's leases (3 s here) run out; the second worker takes its rows.
-        await wait_until(all_sent, timeout=90)
+        await wait_until(all_sent, within_s=90)
     finally:
         second.send_signal(signal.SIGTERM)
         try:
