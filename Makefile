@@ -36,7 +36,10 @@ migrate: install
 	$(PY) -m app migrate
 
 sandbox: install
-	$(PY) -m app sandbox --port 8100
+	$(PY) -m app sandbox
+
+worker: install
+	$(VENV)/bin/procrastinate --app=app.worker.procrastinate_app worker
 
 clean:
 	-$(PY) -m app db stop

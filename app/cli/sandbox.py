@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "limits: SANDBOX_RATE_LIMITS=off|klaviyo.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--port", type=int, default=None, help="default: SANDBOX_PORT, or 8100")
     parser.set_defaults(func=run_sandbox)
 
 
@@ -24,5 +24,6 @@ def run_sandbox(config: Config, args: argparse.Namespace) -> int:
     from app.sandbox.config import SandboxConfig
     from app.sandbox.server import serve
 
-    serve(args.host, args.port, SandboxConfig.from_environ(os.environ))
+    port = config.sandbox_port if args.port is None else args.port
+    serve(args.host, port, SandboxConfig.from_environ(os.environ))
     return 0

@@ -83,7 +83,9 @@ class EmbeddedServer:
                 "--locale=C",
                 user=user,
             )
-        if not self.port_file.exists():
+        # The recorded port may have been taken since (another checkout's server, say): the
+        # server is not running, so it is free to move.
+        if not self.port_file.exists() or not _port_is_free(self.port):
             self.port_file.write_text(str(_free_port(DEFAULT_PORT)))
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} -c max_connections=300"
@@ -180,6 +182,17 @@ class EmbeddedServer:
         if check and result.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr}\n{tail}")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As PostgreSQL binds: a port left in TIME_WAIT by our own stopped server is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _free_port(preferred: int) -> int:
