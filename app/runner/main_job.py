@@ -8,8 +8,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-
-import structlog
+from typing import TextIO
 
 from app.config import Config
 from app.db.embedded import EmbeddedServer
@@ -19,7 +18,13 @@ from app.runner import setup_steps
 from app.runner.processes import ChildGroup, ChildProcess, wait_for_http
 from app.runner.progress import watch_backlog
 
-log = structlog.get_logger(__name__)
+
+def _say(text: str, stream: TextIO | None = None) -> None:
+    """Print to the operator's terminal, which may be gone by shutdown (a closed pipe)."""
+    try:
+        print(text, file=stream or sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
 class Interrupted(Exception):
@@ -36,26 +41,31 @@ class MainJob:
         self.started_embedded = False
 
     def run(self) -> int:
-        previous = {s: signal.signal(s, self._interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+        # SIGHUP too: a closed terminal must stop the children, which live in sessions of their own.
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {s: signal.signal(s, self._interrupt) for s in stops}
         try:
             self._run()
             return 0
         except Interrupted:
-            print("\nStopping…", flush=True)
+            _say("\nStopping…")
             return 0
         except Exception as exc:  # the operator needs the reason, then a clean stop
-            log.error("main_job_failed", error=str(exc))
-            print(f"\nThe main job failed: {exc}", file=sys.stderr, flush=True)
+            _say(f"\nThe main job failed: {exc}", sys.stderr)
             return 1
         finally:
-            # No Ctrl-C may cut the shutdown short and leave a child behind.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # No second signal may cut the shutdown short and leave a child behind.
+            for sig in stops:
+                signal.signal(sig, signal.SIG_IGN)
             self.children.stop_all()
             if self.started_embedded:
-                EmbeddedServer(self.config.data_dir).stop()
+                try:
+                    EmbeddedServer(self.config.data_dir).stop()
+                except OSError:  # its closing log line, to a terminal that is gone
+                    pass
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            print("Stopped: no process of the main job is left running.", flush=True)
+            _say("Stopped: no process of the main job is left running.")
 
     def _interrupt(self, signum: int, frame: FrameType | None) -> None:
         raise Interrupted
@@ -77,17 +87,22 @@ class MainJob:
 
         api_url = f"http://{config.host}:{config.port}"
         token = setup_steps.admin_token(config, database_url)
-        loaded = setup_steps.load_store_if_empty(database_url, self.dataset)
-        if loaded:
-            print(f"Loaded the {self.dataset} store: {loaded}.", flush=True)
         if config.sandbox_mode:
+            # Generated data goes only to the sandbox, never to a real Klaviyo account.
+            loaded = setup_steps.load_store_if_empty(database_url, self.dataset)
+            if loaded:
+                print(f"Loaded the {self.dataset} store: {loaded}.", flush=True)
             setup_steps.connect_sandbox_account(api_url, token)
             setup_steps.wire_sandbox_webhooks(config, database_url, api_url)
-        bootstrapped = setup_steps.bootstrap_surfaces(api_url, token)
-        print(f"Bootstrap enqueued: {bootstrapped}.", flush=True)
 
-        watch_backlog(database_url, self._check_children)
-        print("\nbacklog drained", flush=True)
+        waiting_for = setup_steps.why_nothing_drains(api_url, token)
+        if waiting_for is None:
+            bootstrapped = setup_steps.bootstrap_surfaces(api_url, token)
+            print(f"Bootstrap enqueued: {bootstrapped}.", flush=True)
+            watch_backlog(database_url, self._check_children)
+            print("\nbacklog drained", flush=True)
+        else:
+            print(f"\nNot syncing yet: {waiting_for}", flush=True)
         setup_steps.print_usage(config, api_url, token, keep_serving=self.keep_serving)
         if not self.keep_serving:
             return

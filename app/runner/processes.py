@@ -54,16 +54,25 @@ class ChildProcess:
         try:
             self.process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            log.warning("child_killed", child=self.name, pid=self.process.pid, grace_s=grace_s)
             os.killpg(pgid, signal.SIGKILL)
             self.process.wait(timeout=5)
+            _note("child_killed", child=self.name, pid=self.process.pid, grace_s=grace_s)
         else:
             # Grandchildren (uvicorn reloaders, pool helpers) share the group: sweep them too.
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        log.info("child_stopped", child=self.name, returncode=self.process.returncode)
+        _note("child_stopped", child=self.name, returncode=self.process.returncode)
+
+
+def _note(event: str, **facts: object) -> None:
+    """Log a shutdown step. The terminal may be gone (a closed pipe or window): the steps must
+    still all run, so a failed write is dropped."""
+    try:
+        log.info(event, **facts)
+    except OSError:
+        pass
 
 
 class ChildGroup:

@@ -52,6 +52,28 @@ def wire_sandbox_webhooks(config: Config, database_url: str, api_url: str) -> No
     print("Registered the consent webhook with the sandbox.", flush=True)
 
 
+def why_nothing_drains(api_url: str, token: str) -> str | None:
+    """None when an account is connected and sync is on; otherwise what the operator must do
+    (the main job then serves the API without waiting for a backlog that cannot drain)."""
+    response = httpx.get(
+        f"{api_url}/admin/klaviyo/status",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30.0,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"reading the connection status failed: {response.text}")
+    status = response.json()["data"]
+    if not status["connected"]:
+        return (
+            "no Klaviyo account is connected. Connect one (POST /admin/klaviyo/connect, see the "
+            "curl below), then bootstrap the surfaces (python -m app bootstrap profiles|catalog|"
+            "categories)."
+        )
+    if not status["syncEnabled"]:
+        return "the master switch is off (python -m app settings set sync_enabled true)."
+    return None
+
+
 def bootstrap_surfaces(api_url: str, token: str) -> dict[str, int]:
     enqueued: dict[str, int] = {}
     for surface in BOOTSTRAP_SURFACES:
@@ -82,6 +104,11 @@ def print_usage(config: Config, api_url: str, token: str, *, keep_serving: bool)
         f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/status',
         f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/profiles?limit=5',
     ]
+    if not config.sandbox_mode:
+        lines.append(
+            f'  curl -X POST -H "Authorization: Bearer {token}" -H \'content-type: '
+            f'application/json\' -d \'{{"apiKey": "pk_..."}}\' {api_url}/admin/klaviyo/connect'
+        )
     if keep_serving:
         lines += ["", "Press Ctrl-C to stop everything."]
     print("\n".join(lines), flush=True)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -94,7 +95,14 @@ def test_make_run_drains_the_demo_store_and_stops_cleanly(data_dir: Path) -> Non
         output = reader.wait_for("Press Ctrl-C", timeout_s=180)
         assert DRAINED in output
         assert "Nothing leaves this machine" in output
-        assert re.search(r"Admin token:\s+\S+\.\S+", output)
+        token = re.search(r"Admin token:\s+(\S+\.\S+)", output)
+        assert token is not None
+        status = httpx.get(
+            f"http://127.0.0.1:{api_port}/admin/klaviyo/status",
+            headers={"Authorization": f"Bearer {token.group(1)}"},
+        )
+        assert status.status_code == 200
+        assert status.json()["data"]["connected"] is True
         children = [psutil.Process(c.pid) for c in psutil.Process(process.pid).children()]
         assert len(children) >= 3  # sandbox, API, worker
         postmaster = (data_dir / "pg" / "data" / "postmaster.pid").read_text()
@@ -109,6 +117,49 @@ def test_make_run_drains_the_demo_store_and_stops_cleanly(data_dir: Path) -> Non
         assert alive == []
         assert not _running(postgres_pid)
         assert not (data_dir / "pg" / "data" / "postmaster.pid").exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_without_a_klaviyo_account_it_serves_and_stops_on_hangup(data_dir: Path) -> None:
+    """Pointed at a real Klaviyo with no account connected, nothing can drain: the main job
+    loads no generated data, says what to do, serves, and a closed terminal stops it all."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+        "DATA_DIR": str(data_dir),
+        "PORT": str(free_port()),
+        # Nothing listens there; connect would fail, and nothing may be pushed anyway.
+        "KLAVIYO_BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    reader = OutputReader(process)
+    try:
+        output = reader.wait_for("Press Ctrl-C", timeout_s=120)
+        assert "Not syncing yet: no Klaviyo account is connected" in output
+        assert "Loaded the" not in output
+        assert DRAINED not in output
+        assert "/admin/klaviyo/connect" in output
+        children = [psutil.Process(c.pid) for c in psutil.Process(process.pid).children()]
+        assert len(children) >= 2  # API, worker
+        postmaster = (data_dir / "pg" / "data" / "postmaster.pid").read_text()
+        postgres_pid = int(postmaster.splitlines()[0])
+
+        process.send_signal(signal.SIGHUP)
+        process.wait(timeout=60)
+        rest = reader.join(10)
+        assert "no process of the main job is left running" in rest
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert alive == []
+        assert not _running(postgres_pid)
     finally:
         if process.poll() is None:
             process.kill()
