@@ -59,6 +59,17 @@ def _positive(value: _Number, name: str) -> _Number:
     return value
 
 
+_ANY_ADDRESS = {"", "0.0.0.0", "::"}
+
+
+def default_trusted_origins(host: str, port: int) -> tuple[str, ...]:
+    """The origins of the admin pages this server serves itself: wherever it listens."""
+    hosts = ["127.0.0.1", "localhost"]
+    if host not in _ANY_ADDRESS and host not in hosts:
+        hosts.append(f"[{host}]" if ":" in host else host)
+    return tuple(f"http://{name}:{port}" for name in hosts)
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the processes of the service take from their environment."""
 
@@ -102,14 +113,16 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         env = os.environ if environ is None else environ
         origins = tuple(o.strip() for o in env.get("TRUSTED_ORIGINS", "").split(",") if o.strip())
         keys = tuple(k.strip() for k in env.get("APP_ENCRYPTION_KEY", "").split(",") if k.strip())
+        host = env.get("HOST", "127.0.0.1")
+        port = _int(env, "PORT", 8000)
         log_format = env.get("LOG_FORMAT", "console").strip().lower()
         if log_format not in {"console", "json"}:
             raise ConfigError(f"LOG_FORMAT must be console or json, got {log_format!r}")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             data_dir=Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR),
-            host=env.get("HOST", "127.0.0.1"),
-            port=_int(env, "PORT", 8000),
+            host=host,
+            port=port,
             klaviyo_base_url=env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com").rstrip("/"),
             # With no Klaviyo address given, `make run` serves the sandbox and points at it.
             sandbox_mode=_flag(env, "KLAVIYO_SANDBOX", not env.get("KLAVIYO_BASE_URL")),
@@ -117,7 +130,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             klaviyo_timeout_s=_float(env, "KLAVIYO_TIMEOUT_S", 10.0),
             klaviyo_module_enabled=_flag(env, "KLAVIYO_MODULE_ENABLED", True),
             better_auth_secret=env.get("BETTER_AUTH_SECRET", ""),
-            trusted_origins=origins or ("http://127.0.0.1:8000", "http://localhost:8000"),
+            trusted_origins=origins or default_trusted_origins(host.strip(), port),
             roles_file=Path(env.get("KLAVIYO_ROLES_FILE") or DEFAULT_ROLES_FILE),
             app_encryption_keys=keys,
             log_format=log_format,

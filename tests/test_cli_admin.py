@@ -70,3 +70,82 @@ async def test_a_bad_email_is_refused(clean_db, tmp_path):
 
     assert result.returncode == 2
     assert "--email must be an email address" in result.stdout
+
+
+async def _role_of(db_pool, email: str) -> str | None:
+    async with db_pool.connection() as conn:
+        cur = await conn.execute('SELECT role FROM "user" WHERE email = %s', (email,))
+        return (await cur.fetchone())[0]
+
+
+async def test_an_existing_users_role_is_left_alone_and_the_output_says_so(
+    api, db_pool, session_headers, clean_db, tmp_path, test_config
+):
+    await session_headers("support", email="platform-user@example.test")
+    env = cli_env(
+        clean_db,
+        tmp_path,
+        BETTER_AUTH_SECRET=test_config.better_auth_secret,
+        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
+    )
+
+    result = run_cli(
+        "admin", "token", "--email", "platform-user@example.test", "--role", "admin", env=env
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert await _role_of(db_pool, "platform-user@example.test") == "support"
+    assert "left unchanged" in result.stderr and "--set-role" in result.stderr
+    assert "has role support, not admin" in result.stderr
+    token = result.stdout.strip()
+    assert verified_token(token, test_config.better_auth_secret) is not None
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await api.get("/admin/klaviyo/status", headers=headers)).status_code == 200
+    assert (await api.delete("/admin/klaviyo/connect", headers=headers)).status_code == 403
+
+
+async def test_set_role_replaces_an_existing_users_role(
+    api, db_pool, session_headers, clean_db, tmp_path, test_config
+):
+    await session_headers("support", email="promoted@example.test")
+    env = cli_env(
+        clean_db,
+        tmp_path,
+        BETTER_AUTH_SECRET=test_config.better_auth_secret,
+        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
+    )
+
+    result = run_cli(
+        "admin",
+        "token",
+        "--email",
+        "promoted@example.test",
+        "--role",
+        "admin",
+        "--set-role",
+        env=env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert await _role_of(db_pool, "promoted@example.test") == "admin"
+    assert "Set the role of the existing user promoted@example.test to admin" in result.stderr
+    headers = {"Authorization": f"Bearer {result.stdout.strip()}"}
+    assert (await api.delete("/admin/klaviyo/connect", headers=headers)).status_code == 200
+
+
+async def test_a_new_user_gets_the_role_and_the_output_says_so(
+    db_pool, clean_db, tmp_path, test_config
+):
+    env = cli_env(
+        clean_db,
+        tmp_path,
+        BETTER_AUTH_SECRET=test_config.better_auth_secret,
+        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
+    )
+
+    result = run_cli("admin", "token", "--email", "new@example.test", "--role", "support", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1  # only the token: TOKEN=$(...) works
+    assert "Created new@example.test with role support." in result.stderr
+    assert await _role_of(db_pool, "new@example.test") == "support"

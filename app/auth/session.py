@@ -24,6 +24,12 @@ _LOOKUP = """
 """
 
 
+def _as_utc(moment: datetime) -> datetime:
+    """Better-Auth deployments differ: `timestamptz` columns read back aware, plain `timestamp`
+    columns naive. Better-Auth writes UTC, so a naive value is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class AdminSession(msgspec.Struct, frozen=True, kw_only=True):
     """Who is calling, and how they proved it (CSRF rules differ for cookies)."""
 
@@ -56,9 +62,9 @@ async def lookup_session(
         raise Unauthorized("The session does not exist or was signed out.")
     session_id, expires_at, user_id, email, role, banned, ban_expires = row
     now = datetime.now(UTC)
-    if expires_at <= now:
+    if _as_utc(expires_at) <= now:
         raise Unauthorized("The session has expired; sign in again.")
-    if banned and (ban_expires is None or ban_expires > now):
+    if banned and (ban_expires is None or _as_utc(ban_expires) > now):
         raise Forbidden("The user is banned.")
     return AdminSession(
         session_id=session_id, user_id=user_id, email=email, roles=parse_roles(role), via=via

@@ -6,6 +6,7 @@ import secrets
 import string
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import psycopg
 
 from app.auth.signing import sign_token
@@ -22,6 +23,22 @@ _UPSERT_USER = """
     ON CONFLICT (email) DO UPDATE SET role = EXCLUDED.role, "updatedAt" = now()
     RETURNING id
 """
+# An existing user is read, never rewritten: in a database shared with the platform their
+# roles are the platform's to give. Answers (id, role, created).
+_ENSURE_USER = """
+    WITH inserted AS (
+        INSERT INTO "user"
+            (id, name, email, "emailVerified", role, banned, "createdAt", "updatedAt")
+        VALUES (%(id)s, %(name)s, %(email)s, true, %(role)s, false, now(), now())
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id, role
+    )
+    SELECT id, role, true FROM inserted
+    UNION ALL
+    SELECT id, role, false FROM "user" WHERE email = %(email)s
+"""
+_SET_ROLE = 'UPDATE "user" SET role = %(role)s, "updatedAt" = now() WHERE id = %(id)s'
+
 _LIVE_SESSION = """
     SELECT token FROM "session"
     WHERE "userId" = %(user_id)s AND "expiresAt" > %(not_before)s
@@ -47,18 +64,51 @@ def _session_params(user_id: str, expires_at: datetime) -> dict[str, object]:
     return {"id": random_id(), "token": random_id(), "user_id": user_id, "expires_at": expires_at}
 
 
-def ensure_session_sync(conn: psycopg.Connection, *, email: str, role: str) -> str:
-    """The raw token of a live session of the user (created, with the user, when needed)."""
-    user_row = conn.execute(_UPSERT_USER, _user_params(email, role)).fetchone()
+class IssuedSession(msgspec.Struct, frozen=True, kw_only=True):
+    """A live session and what happened to its user's roles on the way.
+
+    role_change: "created" (a new user with the asked role), "set" (an existing user's role
+    replaced because asked to), "kept" (an existing user whose role differs from the asked one
+    and was left alone), "same" (an existing user who already has the asked role).
+    """
+
+    token: str
+    role: str | None
+    role_change: str
+
+
+def ensure_session_sync(
+    conn: psycopg.Connection, *, email: str, role: str, set_role: bool = False
+) -> IssuedSession:
+    """A live session of the user (created, with the user, when needed).
+
+    An existing user's role is changed only with `set_role`.
+    """
+    params = _user_params(email, role)
+    user_row = conn.execute(_ENSURE_USER, params).fetchone()
+    if user_row is None:
+        # Another process inserted the user after this statement's snapshot was taken.
+        user_row = conn.execute(_ENSURE_USER, params).fetchone()
     assert user_row is not None
-    user_id = user_row[0]
+    user_id, current_role, created = user_row
+    if created:
+        change = "created"
+    elif current_role == role:
+        change = "same"
+    elif set_role:
+        conn.execute(_SET_ROLE, {"role": role, "id": user_id})
+        change, current_role = "set", role
+    else:
+        change = "kept"
     not_before = datetime.now(UTC) + _REUSE_MARGIN
     live = conn.execute(_LIVE_SESSION, {"user_id": user_id, "not_before": not_before}).fetchone()
     if live is not None:
-        return str(live[0])
-    params = _session_params(user_id, datetime.now(UTC) + SESSION_LIFETIME)
-    conn.execute(_INSERT_SESSION, params)
-    return str(params["token"])
+        token = str(live[0])
+    else:
+        params = _session_params(user_id, datetime.now(UTC) + SESSION_LIFETIME)
+        conn.execute(_INSERT_SESSION, params)
+        token = str(params["token"])
+    return IssuedSession(token=token, role=current_role, role_change=change)
 
 
 async def create_session(
@@ -84,10 +134,15 @@ async def create_session(
     return str(params["token"])
 
 
-def issue_admin_token(config: Config, database_url: str, *, email: str, role: str) -> str:
-    """The signed value to send as `Authorization: Bearer …` or the session cookie."""
+def issue_admin_token(
+    config: Config, database_url: str, *, email: str, role: str, set_role: bool = False
+) -> IssuedSession:
+    """The session with its token signed: the value to send as `Authorization: Bearer …` or
+    the session cookie. An existing user's role is changed only with `set_role`."""
     if not config.better_auth_secret:
         raise ValueError("BETTER_AUTH_SECRET is not set; tokens cannot be signed")
     with psycopg.connect(database_url) as conn:
-        token = ensure_session_sync(conn, email=email, role=role)
-    return sign_token(token, config.better_auth_secret)
+        issued = ensure_session_sync(conn, email=email, role=role, set_role=set_role)
+    return msgspec.structs.replace(
+        issued, token=sign_token(issued.token, config.better_auth_secret)
+    )

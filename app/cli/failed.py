@@ -77,12 +77,12 @@ async def list_failed_rows(
         return await list_failed_events(conn, page)
     from app.klaviyo.catalog import state_rows
 
-    item_type = {
+    item_types: dict[str, type[msgspec.Struct]] = {
         "catalog": state_rows.KlaviyoCatalogStateItem,
         "categories": state_rows.KlaviyoCategoryStateItem,
         "coupons": state_rows.KlaviyoCouponStateItem,
-    }[surface]
-    return await state_rows.list_failed(conn, item_type, page)
+    }
+    return await state_rows.list_failed(conn, item_types[surface], page)
 
 
 async def _failed(pool: AsyncConnectionPool, surface: str, page: Page, as_json: bool) -> int:

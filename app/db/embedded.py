@@ -167,17 +167,21 @@ class EmbeddedServer:
     def _run(self, tool: str, *args: str, user: str | None, check: bool = True) -> None:
         # Drop root's groups too: a parent directory owned by group root with no group bits
         # would otherwise refuse the server user even where "other" may pass.
-        identity: dict[str, object] = {}
+        uid: int | None = None
+        gid: int | None = None
+        extra_groups: list[int] | None = None
         if user is not None:
             entry = pwd.getpwnam(user)
-            identity = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+            uid, gid, extra_groups = entry.pw_uid, entry.pw_gid, []
         result = subprocess.run(
             [str(POSTGRES_BIN_PATH / tool), *args],
             capture_output=True,
             text=True,
             check=False,
             stdin=subprocess.DEVNULL,
-            **identity,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=extra_groups,
         )
         if check and result.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""

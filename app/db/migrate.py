@@ -70,7 +70,9 @@ def migrate(url: str, sql_dir: Path = SQL_DIR) -> list[str]:
                 )
                 """
             )
-            done = dict(conn.execute("SELECT name, checksum FROM klaviyo.schema_migrations"))
+            done: dict[str, str] = dict(
+                conn.execute("SELECT name, checksum FROM klaviyo.schema_migrations")
+            )
             for step in steps:
                 if step.name in done:
                     if done[step.name] != step.checksum:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from litestar.params import FromQuery
 
 from app.http.errors import ValidationFailed
 
@@ -43,6 +44,8 @@ def page_from_query(page: str | None, limit: str | None) -> Page:
     )
 
 
-async def provide_paging(page: str | None = None, limit: str | None = None) -> Page:
+async def provide_paging(
+    page: FromQuery[str | None] = None, limit: FromQuery[str | None] = None
+) -> Page:
     """Litestar dependency `paging`: declare `paging: Page` in a handler to get the query's page."""
     return page_from_query(page, limit)

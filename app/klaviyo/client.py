@@ -71,6 +71,15 @@ class KlaviyoApiError(Exception):
         )
 
 
+class KlaviyoUnusableAnswer(Exception):
+    """Klaviyo answered < 400 with a body that does not carry what was asked for."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"Klaviyo {status}: {reason}")
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     raw = response.headers.get("retry-after")
     if raw is None:
@@ -124,10 +133,19 @@ class KlaviyoClient:
         return response
 
     async def get_account(self) -> dict[str, Any]:
-        """The account the key belongs to (`data[0]` of GET /api/accounts)."""
+        """The account the key belongs to (`data[0]` of GET /api/accounts).
+
+        Raises KlaviyoUnusableAnswer when the answer is not an error yet names no account.
+        """
         response = await self.request("GET", "/api/accounts")
-        body = response.json()
+        try:
+            body = msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
+            raise KlaviyoUnusableAnswer(response.status_code, "the body is not JSON") from None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or not data or not isinstance(data[0], dict):
-            raise KlaviyoApiError(response.status_code, detail="/api/accounts answered no account")
+            raise KlaviyoUnusableAnswer(response.status_code, "the body names no account")
+        account_id = data[0].get("id")
+        if not isinstance(account_id, str) or not account_id:
+            raise KlaviyoUnusableAnswer(response.status_code, "the account has no id")
         return data[0]

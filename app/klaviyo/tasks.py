@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 import structlog
 from procrastinate import Blueprint, JobContext
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
+from procrastinate.manager import JobManager
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import Config
@@ -144,6 +147,43 @@ async def run_tick(resources: WorkerResources, pool: AsyncConnectionPool, surfac
         return await drain_profiles(ctx)
 
 
+async def retry_stalled_jobs(manager: JobManager, seconds_since_heartbeat: float) -> dict[str, int]:
+    """Puts the jobs of dead workers back in the queue; answers counts per outcome.
+
+    A stalled job whose queueing lock is already held by a waiting twin (the API keeps one
+    `apply_inbox` waiting; a periodic tick queues its next run) cannot go back to the queue: it
+    is finished as failed instead, and the twin does its work (ticks and applies are
+    idempotent). One job's trouble never stops the others from being retried.
+    """
+    counts = {"retried": 0, "failed": 0, "errors": 0}
+    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
+    for job in stalled:
+        try:
+            try:
+                await manager.retry_job(job)
+            except UniqueViolation as exc:
+                if exc.queueing_lock is None:
+                    raise
+                await manager.finish_job(job, Status.FAILED, delete_job=False)
+                counts["failed"] += 1
+                log.info(
+                    "stalled_job_failed",
+                    job_id=job.id,
+                    task=job.task_name,
+                    reason="a job with the same queueing lock is already waiting",
+                )
+                continue
+        except Exception as exc:  # e.g. another worker settled the job meanwhile
+            counts["errors"] += 1
+            log.warning(
+                "stalled_job_retry_failed", job_id=job.id, task=job.task_name, error=repr(exc)
+            )
+            continue
+        counts["retried"] += 1
+        log.info("stalled_job_retried", job_id=job.id, task=job.task_name)
+    return counts
+
+
 async def delete_old_sent_events(pool: AsyncConnectionPool, days: int) -> int:
     deleted = 0
     while True:
@@ -183,12 +223,8 @@ def build_blueprint(config: Config) -> Blueprint:
         queueing_lock="klaviyo.retry_stalled_jobs",
         pass_context=True,
     )
-    async def retry_stalled_jobs(context: JobContext, timestamp: int) -> None:
-        manager = context.app.job_manager
-        stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S)
-        for job in stalled:
-            await manager.retry_job(job)
-            log.info("stalled_job_retried", job_id=job.id, task=job.task_name)
+    async def retry_stalled_jobs_task(context: JobContext, timestamp: int) -> None:
+        await retry_stalled_jobs(context.app.job_manager, STALLED_AFTER_S)
 
     @blueprint.periodic(cron="*/10 * * * *", periodic_id="prune")
     @blueprint.task(

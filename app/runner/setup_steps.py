@@ -24,7 +24,7 @@ def with_runtime_secrets(config: Config) -> Config:
 def admin_token(config: Config, database_url: str) -> str:
     from app.auth.tokens import issue_admin_token
 
-    return issue_admin_token(config, database_url, email=ADMIN_EMAIL, role="admin")
+    return issue_admin_token(config, database_url, email=ADMIN_EMAIL, role="admin").token
 
 
 def load_store_if_empty(database_url: str, dataset: str) -> str | None:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType, field
 
 from app.sandbox.jsonapi import (
@@ -60,7 +61,7 @@ async def get_accounts(request: Request) -> Response:
 
 
 @get("/api/accounts/{account_id:str}", opt={"operation": "get_account"})
-async def get_account(request: Request, account_id: str) -> Response:
+async def get_account(request: Request, account_id: FromPath[str]) -> Response:
     account = account_of(request)
     if account_id != account.id:
         raise ApiError(404, "not_found", f"An account with id {account_id} does not exist.")
@@ -171,7 +172,7 @@ async def list_webhooks(request: Request) -> Response:
 
 
 @get("/api/webhooks/{webhook_id:str}", opt={"operation": "get_webhook"})
-async def get_webhook(request: Request, webhook_id: str) -> Response:
+async def get_webhook(request: Request, webhook_id: FromPath[str]) -> Response:
     webhook = account_of(request).webhooks.get(webhook_id)
     if webhook is None:
         raise ApiError(404, "not_found", f"A webhook with id {webhook_id} does not exist.")
@@ -179,7 +180,7 @@ async def get_webhook(request: Request, webhook_id: str) -> Response:
 
 
 @delete("/api/webhooks/{webhook_id:str}", opt={"operation": "delete_webhook"}, status_code=204)
-async def delete_webhook(request: Request, webhook_id: str) -> None:
+async def delete_webhook(request: Request, webhook_id: FromPath[str]) -> None:
     if account_of(request).webhooks.pop(webhook_id, None) is None:
         raise ApiError(404, "not_found", f"A webhook with id {webhook_id} does not exist.")
     return None

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType
 
 from app.sandbox.identity import (
@@ -127,7 +128,7 @@ def _find(request: Request, job_id: str) -> Job:
 
 
 @get(f"{PATH}/{{job_id:str}}", opt={"operation": "get_bulk_import_profiles_job"})
-async def get_import_job(request: Request, job_id: str) -> Response:
+async def get_import_job(request: Request, job_id: FromPath[str]) -> Response:
     resource = job_resource(request, _find(request, job_id))
     return document({"data": resource, "links": resource["links"]})
 
@@ -136,7 +137,7 @@ async def get_import_job(request: Request, job_id: str) -> Response:
     f"{PATH}/{{job_id:str}}/import-errors",
     opt={"operation": "get_errors_for_bulk_import_profiles_job"},
 )
-async def get_import_errors(request: Request, job_id: str) -> Response:
+async def get_import_errors(request: Request, job_id: FromPath[str]) -> Response:
     job = _find(request, job_id)
     size, offset = page_size(request, 20, 100), page_cursor(request)
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
@@ -149,7 +150,7 @@ async def get_import_errors(request: Request, job_id: str) -> Response:
     f"{PATH}/{{job_id:str}}/relationships/profiles",
     opt={"operation": "get_profile_ids_for_bulk_import_profiles_job"},
 )
-async def get_import_profile_ids(request: Request, job_id: str) -> Response:
+async def get_import_profile_ids(request: Request, job_id: FromPath[str]) -> Response:
     job = _find(request, job_id)
     size, offset = page_size(request, 20, 100), page_cursor(request)
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post
+from litestar.params import FromPath
 from msgspec import Struct, defstruct
 
 from app.sandbox import catalog_model as model
-from app.sandbox.catalog_model import CATEGORY, ITEM, KINDS, Kind, Ref
+from app.sandbox.catalog_model import CATEGORY, ITEM, KINDS, Kind, Ref, StructClass
 from app.sandbox.jsonapi import (
     ApiError,
     check_type,
@@ -31,7 +32,7 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _body_type(name: str, data_type: type) -> type:
+def _body_type(name: str, data_type: StructClass) -> StructClass:
     return defstruct(name, [("data", data_type)], forbid_unknown_fields=True)
 
 
@@ -42,7 +43,8 @@ def _routes_for(kind: Kind) -> list[Any]:
 
     @post(kind.path, opt={"operation": f"create_{one}"}, name=f"create_{one}")
     async def create_one(request: Request) -> Response:
-        body = decode_body(await read_body(request), create_body)
+        # Built at run time: its fields are known by name only.
+        body: Any = decode_body(await read_body(request), create_body)
         check_type(body.data.type, kind.type)
         resource = model.create(account_of(request), kind, body.data, "/data")
         return document({"data": model.resource_document(_base(request), kind, resource)}, 201)
@@ -50,8 +52,8 @@ def _routes_for(kind: Kind) -> list[Any]:
     @patch(
         f"{kind.path}/{{resource_id:str}}", opt={"operation": f"update_{one}"}, name=f"update_{one}"
     )
-    async def update_one(request: Request, resource_id: str) -> Response:
-        body = decode_body(await read_body(request), update_body)
+    async def update_one(request: Request, resource_id: FromPath[str]) -> Response:
+        body: Any = decode_body(await read_body(request), update_body)
         check_type(body.data.type, kind.type)
         if body.data.id != resource_id:
             raise ApiError(
@@ -66,12 +68,12 @@ def _routes_for(kind: Kind) -> list[Any]:
         name=f"delete_{one}",
         status_code=204,
     )
-    async def delete_one(request: Request, resource_id: str) -> None:
+    async def delete_one(request: Request, resource_id: FromPath[str]) -> None:
         model.delete(account_of(request), kind, resource_id)
         return None
 
     @get(f"{kind.path}/{{resource_id:str}}", opt={"operation": f"get_{one}"}, name=f"get_{one}")
-    async def get_one(request: Request, resource_id: str) -> Response:
+    async def get_one(request: Request, resource_id: FromPath[str]) -> Response:
         resource = model.find(account_of(request), kind, resource_id)
         return document({"data": model.resource_document(_base(request), kind, resource)})
 
@@ -122,7 +124,7 @@ def _relationship_routes(owner: Kind, name: str, target_type: str, suffix: str) 
         return None
 
     @get(path, opt={"operation": ops["get"]}, name=ops["get"])
-    async def read_links(request: Request, resource_id: str) -> Response:
+    async def read_links(request: Request, resource_id: FromPath[str]) -> Response:
         resource = model.find(account_of(request), owner, resource_id)
         ids = sorted(resource.links.get(name, ()))
         return document(
@@ -133,15 +135,15 @@ def _relationship_routes(owner: Kind, name: str, target_type: str, suffix: str) 
         )
 
     @post(path, opt={"operation": ops["post"]}, name=ops["post"], status_code=204)
-    async def add_links(request: Request, resource_id: str) -> None:
+    async def add_links(request: Request, resource_id: FromPath[str]) -> None:
         _change(request, resource_id, await _targets(request), "post")
 
     @patch(path, opt={"operation": ops["patch"]}, name=ops["patch"], status_code=204)
-    async def replace_links(request: Request, resource_id: str) -> None:
+    async def replace_links(request: Request, resource_id: FromPath[str]) -> None:
         _change(request, resource_id, await _targets(request), "patch")
 
     @delete(path, opt={"operation": ops["delete"]}, name=ops["delete"], status_code=204)
-    async def remove_links(request: Request, resource_id: str) -> None:
+    async def remove_links(request: Request, resource_id: FromPath[str]) -> None:
         _change(request, resource_id, await _targets(request), "delete")
 
     return [read_links, add_links, replace_links, remove_links]

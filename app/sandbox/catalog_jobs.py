@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from types import GenericAlias
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from msgspec import UNSET, defstruct
 
 from app.sandbox import catalog_model as model
-from app.sandbox.catalog_model import KINDS, Kind
+from app.sandbox.catalog_model import KINDS, Kind, StructClass
 from app.sandbox.jobs import MAX_JOBS_IN_PROGRESS, Job
 from app.sandbox.jsonapi import ApiError, check_type, decode_body, document, invalid, self_link
 from app.sandbox.ratelimit import throttled
@@ -28,14 +30,16 @@ _JOB_OPERATIONS = {
 }
 
 
-def _body_type(kind: Kind, action: str) -> type:
+def _body_type(kind: Kind, action: str) -> StructClass:
     row = {
         "create": model.create_data_type,
         "update": model.update_data_type,
         "delete": model.delete_data_type,
     }[action](kind)
     rows = defstruct(
-        f"{kind.name}_{action}_rows", [("data", list[row])], forbid_unknown_fields=True
+        f"{kind.name}_{action}_rows",
+        [("data", GenericAlias(list, (row,)))],  # list[row], row a class built at run time
+        forbid_unknown_fields=True,
     )
     attrs = defstruct(
         f"{kind.name}_{action}_attrs", [(kind.plural, rows)], forbid_unknown_fields=True
@@ -72,7 +76,8 @@ def _job_routes(kind: Kind, action: str) -> list[Any]:
     @post(path, opt={"operation": create_op}, name=create_op)
     async def submit(request: Request) -> Response:
         runtime, account = runtime_of(request), account_of(request)
-        body = decode_body(await read_body(request), body_type)
+        # Built at run time: its fields are known by name only.
+        body: Any = decode_body(await read_body(request), body_type)
         check_type(body.data.type, job_type)
         rows = getattr(body.data.attributes, kind.plural).data
         pointer = f"/data/attributes/{kind.plural}/data"
@@ -105,7 +110,7 @@ def _job_routes(kind: Kind, action: str) -> list[Any]:
         return document({"data": resource, "links": resource["links"]}, 202)
 
     @get(f"{path}/{{job_id:str}}", opt={"operation": read_op}, name=read_op)
-    async def read(request: Request, job_id: str) -> Response:
+    async def read(request: Request, job_id: FromPath[str]) -> Response:
         job = runtime_of(request).jobs.find(account_of(request), job_type, job_id)
         if job is None:
             raise ApiError(404, "not_found", f"A {job_type} with id {job_id} does not exist.")

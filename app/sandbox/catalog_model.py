@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
@@ -13,6 +13,8 @@ from app.sandbox.store import Account, Resource
 
 Text = str | None | UnsetType
 Number = float | None | UnsetType
+# A Struct class; `type` itself is shadowed inside Kind by its `type` field.
+StructClass: TypeAlias = type[Struct]
 
 
 class Strict(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -111,12 +113,12 @@ class Kind(Struct, frozen=True):
     path: str  # "/api/catalog-items"
     plural: str  # "items", the key of bulk job attributes
     fields: tuple[str, ...]  # attributes rendered on reads
-    create: type
-    update: type
-    create_relations: type
-    update_relations: type | None
-    link_name: str | None  # relationship stored on the resource
-    link_type: str | None
+    create: StructClass
+    update: StructClass
+    create_relations: StructClass
+    update_relations: StructClass | None
+    link_name: str  # relationship stored on the resource
+    link_type: str
 
     def store(self, account: Account) -> dict[str, Resource]:
         return {"item": account.items, "variant": account.variants, "category": account.categories}[
@@ -177,7 +179,7 @@ CATEGORY = Kind(
 KINDS = (ITEM, VARIANT, CATEGORY)
 
 
-def create_data_type(kind: Kind) -> type:
+def create_data_type(kind: Kind) -> StructClass:
     required = kind is VARIANT
     fields: list[Any] = [("type", str), ("attributes", kind.create)]
     rel = kind.create_relations
@@ -185,14 +187,14 @@ def create_data_type(kind: Kind) -> type:
     return msgspec.defstruct(f"{kind.name}_create", fields, forbid_unknown_fields=True)
 
 
-def update_data_type(kind: Kind, with_id: bool = True) -> type:
+def update_data_type(kind: Kind, with_id: bool = True) -> StructClass:
     fields: list[Any] = [("type", str), ("id", str), ("attributes", kind.update)]
     if kind.update_relations is not None:
         fields.append(("relationships", kind.update_relations | UnsetType, UNSET))
     return msgspec.defstruct(f"{kind.name}_update", fields, forbid_unknown_fields=True)
 
 
-def delete_data_type(kind: Kind) -> type:
+def delete_data_type(kind: Kind) -> StructClass:
     return msgspec.defstruct(
         f"{kind.name}_delete", [("type", str), ("id", str)], forbid_unknown_fields=True
     )
@@ -294,7 +296,7 @@ def find(account: Account, kind: Kind, resource_id: str, pointer: str | None = N
 
 def set_links(account: Account, kind: Kind, resource: Resource, targets: set[str]) -> None:
     """Replace a resource's links and keep the other side of each link in step."""
-    name = kind.link_name or ""
+    name = kind.link_name
     back = {"categories": "items", "items": "categories", "item": "variants"}[name]
     other = account.categories if name == "categories" else account.items
     for old in resource.links.get(name, set()) - targets:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType
 
 from app.sandbox.identity import check_identifiers, create_profile, matching_profiles
@@ -215,11 +216,15 @@ def _profile_for_consent(account: Account, attrs: Any, profile_id: Any) -> Profi
 
 async def _consent_job(request: Request, action: str, job_type: str) -> tuple[Any, Any]:
     runtime, account = runtime_of(request), account_of(request)
-    schema = SubscriptionBody if action in ("subscribe", "unsubscribe") else SuppressionBody
+    schema: type[SubscriptionBody | SuppressionBody] = (
+        SubscriptionBody if action in ("subscribe", "unsubscribe") else SuppressionBody
+    )
     body = decode_body(await read_body(request), schema)
     check_type(body.data.type, job_type)
-    rows = body.data.attributes.profiles
-    rows = rows.data if isinstance(rows, ProfileList | SuppressionList) else []
+    profiles = body.data.attributes.profiles
+    rows: list[ConsentProfile] | list[SuppressionProfile] = (
+        profiles.data if isinstance(profiles, ProfileList | SuppressionList) else []
+    )
     pointer = "/data/attributes/profiles/data"
     if len(rows) > _LIMITS[action]:
         raise invalid(f"At most {_LIMITS[action]} profiles may be sent per request.", pointer)
@@ -323,7 +328,7 @@ async def bulk_unsuppress(request: Request) -> Response:
 
 def _job_reader(path: str, job_type: str, operation: str) -> Any:
     @get(f"{path}/{{job_id:str}}", opt={"operation": operation}, name=operation)
-    async def read_job(request: Request, job_id: str) -> Response:
+    async def read_job(request: Request, job_id: FromPath[str]) -> Response:
         job = runtime_of(request).jobs.find(account_of(request), job_type, job_id)
         if job is None:
             raise ApiError(404, "not_found", f"A job with id {job_id} does not exist.")

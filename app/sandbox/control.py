@@ -35,6 +35,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath
 
 from app.sandbox.accounts import register_webhook
 from app.sandbox.catalog_model import KINDS, resource_document
@@ -125,7 +126,7 @@ async def clear_faults(request: Request) -> Response:
 
 
 @delete(f"{PREFIX}/faults/{{rule_id:int}}", status_code=200)
-async def remove_fault(request: Request, rule_id: int) -> Response:
+async def remove_fault(request: Request, rule_id: FromPath[int]) -> Response:
     if not runtime_of(request).faults.remove(rule_id):
         return _problem(f"no fault rule {rule_id}", 404)
     return _json({"removed": rule_id})
@@ -155,7 +156,9 @@ async def set_rate_limits(request: Request) -> Response:
 
 
 @post(f"{PREFIX}/profiles/{{profile_id:str}}/{{action:str}}")
-async def consent_action(request: Request, profile_id: str, action: str) -> Response:
+async def consent_action(
+    request: Request, profile_id: FromPath[str], action: FromPath[str]
+) -> Response:
     runtime = runtime_of(request)
     if action not in ACTION_TOPICS:
         return _problem(f"action must be one of {', '.join(ACTION_TOPICS)}", 404)
@@ -169,7 +172,7 @@ async def consent_action(request: Request, profile_id: str, action: str) -> Resp
 
 
 @get(f"{PREFIX}/profiles/{{profile_id:str}}")
-async def read_profile(request: Request, profile_id: str) -> Response:
+async def read_profile(request: Request, profile_id: FromPath[str]) -> Response:
     found = _locate(runtime_of(request), profile_id)
     if found is None:
         return _problem(f"no profile {profile_id}", 404)

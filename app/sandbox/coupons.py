@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType
 
 from app.sandbox.jobs import Job
@@ -147,7 +148,7 @@ def _find(store: dict[str, Resource], what: str, resource_id: str) -> Resource:
 
 
 @get("/api/coupons/{coupon_id:str}", opt={"operation": "get_coupon"})
-async def get_coupon(request: Request, coupon_id: str) -> Response:
+async def get_coupon(request: Request, coupon_id: FromPath[str]) -> Response:
     coupon = _find(account_of(request).coupons, "coupon", coupon_id)
     return document({"data": coupon_resource(request, coupon)})
 
@@ -159,7 +160,7 @@ async def list_coupons(request: Request) -> Response:
 
 
 @delete("/api/coupons/{coupon_id:str}", opt={"operation": "delete_coupon"}, status_code=204)
-async def delete_coupon(request: Request, coupon_id: str) -> None:
+async def delete_coupon(request: Request, coupon_id: FromPath[str]) -> None:
     account = account_of(request)
     _find(account.coupons, "coupon", coupon_id)
     del account.coupons[coupon_id]
@@ -217,13 +218,13 @@ async def create_code(request: Request) -> Response:
 
 
 @get("/api/coupon-codes/{code_id:str}", opt={"operation": "get_coupon_code"})
-async def get_code(request: Request, code_id: str) -> Response:
+async def get_code(request: Request, code_id: FromPath[str]) -> Response:
     code = _find(account_of(request).coupon_codes, "coupon code", code_id)
     return document({"data": code_resource(request, code)})
 
 
 @delete("/api/coupon-codes/{code_id:str}", opt={"operation": "delete_coupon_code"}, status_code=204)
-async def delete_code(request: Request, code_id: str) -> None:
+async def delete_code(request: Request, code_id: FromPath[str]) -> None:
     account = account_of(request)
     _find(account.coupon_codes, "coupon code", code_id)
     del account.coupon_codes[code_id]
@@ -268,7 +269,7 @@ async def bulk_create_codes(request: Request) -> Response:
 
 
 @get(f"{CODE_JOB_PATH}/{{job_id:str}}", opt={"operation": "get_bulk_create_coupon_codes_job"})
-async def get_code_job(request: Request, job_id: str) -> Response:
+async def get_code_job(request: Request, job_id: FromPath[str]) -> Response:
     job = runtime_of(request).jobs.find(account_of(request), CODE_JOB_TYPE, job_id)
     if job is None:
         raise ApiError(404, "not_found", f"A coupon code bulk create job {job_id} does not exist.")

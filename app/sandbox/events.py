@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType, field
 
 from app.sandbox.identity import (
@@ -396,7 +397,7 @@ def find_event(account: Account, eid: str) -> Event:
 
 
 @get("/api/events/{eid:str}", opt={"operation": "get_event"})
-async def get_event(request: Request, eid: str) -> Response:
+async def get_event(request: Request, eid: FromPath[str]) -> Response:
     resource = event_resource(
         str(request.base_url).rstrip("/"), find_event(account_of(request), eid)
     )

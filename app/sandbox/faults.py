@@ -1,7 +1,8 @@
 """Fault injection: rules that make matching /api requests fail the ways Klaviyo can fail.
 
 A rule (POST /__sandbox/faults) has:
-  kind         "status" | "hang" | "reset" | "malformed" | "throttle" | "stall_jobs"
+  kind         "status" | "hang" | "reset" | "malformed" | "empty" | "throttle" | "stall_jobs"
+               | "cancel_jobs"
   path_prefix  request paths it applies to, e.g. "/api/events" (default "/api")
   method       optional HTTP method filter ("POST")
   rate         probability 0..1 that a matching request is hit (default 1; seeded RNG)
@@ -12,8 +13,10 @@ A rule (POST /__sandbox/faults) has:
   retry_after_s for "throttle": the Retry-After value (default 1)
 "status" answers with the error and changes nothing; "hang" holds the request past the client's
 timeout, then answers 504 and changes nothing; "reset" aborts the TCP connection with no response;
-"malformed" processes the request and then corrupts the response body; "throttle" answers 429
-storms; "stall_jobs" leaves bulk jobs created on matching paths in `processing` forever.
+"malformed" processes the request and then corrupts the response body; "empty" answers 200 with
+a well-formed document whose `data` is an empty list and changes nothing; "throttle" answers 429
+storms; "stall_jobs" leaves bulk jobs created on matching paths in `processing` forever;
+"cancel_jobs" ends them `cancelled` after `queued`, with none of their entries processed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ from typing import Any
 
 import msgspec
 
-FAULT_KINDS = ("status", "hang", "reset", "malformed", "throttle", "stall_jobs")
+FAULT_KINDS = (
+    "status",
+    "hang",
+    "reset",
+    "malformed",
+    "empty",
+    "throttle",
+    "stall_jobs",
+    "cancel_jobs",
+)
 
 
 class FaultRule(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -7,7 +7,16 @@ import socket
 import struct
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from app.sandbox.jsonapi import ACCEPTED_MEDIA_TYPES, MEDIA_TYPE, REVISION, ApiError, encoder
 from app.sandbox.ratelimit import throttled
@@ -22,7 +31,7 @@ async def send_error(send: Send, error: ApiError) -> None:
     headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -40,7 +49,7 @@ class FaultGateway:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api"):
+        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/api"):
             await self.app(scope, receive, send)
             return
         counts = self.runtime.requests_per_status
@@ -51,7 +60,9 @@ class FaultGateway:
             await send(message)
 
         rule = self.runtime.faults.match(
-            scope["method"], scope["path"], ("status", "hang", "reset", "malformed", "throttle")
+            scope["method"],
+            scope["path"],
+            ("status", "hang", "reset", "malformed", "throttle", "empty"),
         )
         if rule is None:
             await self.app(scope, receive, counting_send)
@@ -67,12 +78,15 @@ class FaultGateway:
         elif rule.kind == "reset":
             counts["reset"] += 1
             await self._reset_connection(scope, send)
+        elif rule.kind == "empty":
+            await _send_empty(counting_send)
         else:
             await self.app(scope, receive, _malformed_sender(counting_send))
 
-    async def _reset_connection(self, scope: Scope, send: Send) -> None:
+    async def _reset_connection(self, scope: HTTPScope, send: Send) -> None:
         client = scope.get("client")
-        transport = self.runtime.transports.get(tuple(client)) if client else None
+        # A two-item iterable by the ASGI spec; the transports are keyed by (host, port).
+        transport = self.runtime.transports.get((client[0], client[1])) if client else None
         if transport is None:
             # Served without the sandbox's protocol: cut the response short instead.
             await send(
@@ -96,24 +110,35 @@ def _server_error(status: int) -> ApiError:
     return ApiError(status, codes.get(status, "error"), "An error occurred on the server.")
 
 
+async def _send_empty(send: Send) -> None:
+    """200 with a well-formed document that holds nothing: no resource, no error."""
+    body = encoder.encode({"data": [], "links": {"self": None, "next": None, "prev": None}})
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 def _malformed_sender(send: Send) -> Send:
     """Buffer the real response, then send its status with a body that is not valid JSON."""
-    start: dict[str, Any] = {}
+    start: HTTPResponseStartEvent | None = None
     chunks: list[bytes] = []
 
     async def corrupting_send(message: Message) -> None:
+        nonlocal start
         if message["type"] == "http.response.start":
-            start.update(message)
+            start = message
             return
-        chunks.append(message.get("body", b""))
-        if message.get("more_body"):
-            return
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+        assert start is not None  # ASGI sends the start before any body
         real = b"".join(chunks)
         body = real[: max(1, len(real) // 2)] if len(real) > 2 else b'{"data": {"type": "'
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return corrupting_send
 
@@ -123,7 +148,7 @@ def api_conventions(runtime: SandboxRuntime) -> Any:
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or not scope["path"].startswith("/api"):
+            if scope["type"] != ScopeType.HTTP or not scope["path"].startswith("/api"):
                 await app(scope, receive, send)
                 return
             try:
@@ -147,8 +172,9 @@ def api_conventions(runtime: SandboxRuntime) -> Any:
                 await send(message)
 
             await app(scope, receive, decorated_send)
-            body = scope.get("sandbox_body")
-            if runtime.recording and body and status and 200 <= status[0] < 300:
+            body = scope.get("sandbox_body")  # set by read_body
+            accepted = status and 200 <= status[0] < 300
+            if runtime.recording and isinstance(body, bytes) and body and accepted:
                 runtime.record(scope["method"], scope.get("path_template", ""), operation, body)
 
         return handle
@@ -183,7 +209,7 @@ def _check_revision(scope: Scope) -> None:
         )
 
 
-def _check_media_type(scope: Scope) -> None:
+def _check_media_type(scope: HTTPScope) -> None:
     if scope["method"] not in _BODY_METHODS and _header(scope, b"content-length") in (None, "0"):
         return
     content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()

@@ -1,4 +1,8 @@
-"""Bulk jobs: accepted at once, then queued → processing → complete on the event loop."""
+"""Bulk jobs: accepted at once, then queued → processing → complete on the event loop.
+
+A job can also be left in `processing` forever (stalled) or end `cancelled` without processing
+any of its entries, as Klaviyo may end one; both are set by fault rules.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class Job:
         self.import_errors: list[dict[str, Any]] = []
         self.result_ids: list[str] = []
         self.stalled = False
+        self.cancelled = False
         self._work = work
 
     def add_error(self, code: str, detail: str, pointer: str, payload: Any = None) -> None:
@@ -105,10 +110,13 @@ class JobRunner:
         total: int,
         work: Callable[[Job], None],
         stalled: bool = False,
+        *,
+        cancelled: bool = False,
     ) -> Job:
         self._seq += 1
         job = Job(encode_seq("job", self._seq) + account.id.lower(), job_type, account, total, work)
         job.stalled = stalled
+        job.cancelled = cancelled
         self.jobs[job.id] = job
         self._later(self._start, job)
         return job
@@ -127,6 +135,9 @@ class JobRunner:
 
     def _start(self, job: Job) -> None:
         if self.jobs.get(job.id) is not job:
+            return
+        if job.cancelled:
+            job.status = "cancelled"
             return
         job.status = "processing"
         job.started_at = time.time()

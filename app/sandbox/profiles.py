@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from litestar import Request, Response, get, patch, post
+from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType
 
 from app.sandbox.consent import subscriptions_of
@@ -178,7 +179,7 @@ async def create_profile_handler(request: Request) -> Response:
 
 
 @patch("/api/profiles/{profile_id:str}", opt={"operation": "update_profile"})
-async def update_profile(request: Request, profile_id: str) -> Response:
+async def update_profile(request: Request, profile_id: FromPath[str]) -> Response:
     account = account_of(request)
     body = decode_body(await read_body(request), UpdateBody)
     check_type(body.data.type, "profile")
@@ -204,7 +205,7 @@ def find_profile(account: Account, profile_id: str) -> Profile:
 
 
 @get("/api/profiles/{profile_id:str}", opt={"operation": "get_profile"})
-async def get_profile(request: Request, profile_id: str) -> Response:
+async def get_profile(request: Request, profile_id: FromPath[str]) -> Response:
     return _single(request, find_profile(account_of(request), profile_id), 200)
 
 

@@ -26,7 +26,8 @@ class SandboxRuntime:
         self.faults = FaultBook(config.fault_seed)
         self.jobs = JobRunner(config.job_delay_s)
         self.webhooks = WebhookDispatcher(config.webhook_retry_delays_s, config.webhook_timeout_s)
-        self.requests_per_status: Counter[int] = Counter()
+        # By status, and "reset" for connections a fault cut.
+        self.requests_per_status: Counter[int | str] = Counter()
         self.recording = config.record_requests
         self.recorded: list[dict[str, Any]] = []
         # Open connections by client address, so a `reset` fault can abort the right socket.

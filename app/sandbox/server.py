@@ -88,11 +88,11 @@ def protocol_for(runtime: SandboxRuntime) -> type[asyncio.Protocol]:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if self.client:
-                runtime.transports[tuple(self.client)] = transport
+                runtime.transports[self.client] = transport
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self.client:
-                runtime.transports.pop(tuple(self.client), None)
+                runtime.transports.pop(self.client, None)
             super().connection_lost(exc)
 
     return ResettableH11Protocol

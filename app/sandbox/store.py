@@ -44,16 +44,25 @@ class Profile:
 
     def __init__(self, profile_id: str, now: float) -> None:
         self.id = profile_id
-        self.email = self.phone_number = self.external_id = self.anonymous_id = None
-        self.first_name = self.last_name = self.organization = None
-        self.locale = self.title = self.image = None
+        self.email: str | None = None
+        self.phone_number: str | None = None
+        self.external_id: str | None = None
+        self.anonymous_id: str | None = None
+        self.first_name: str | None = None
+        self.last_name: str | None = None
+        self.organization: str | None = None
+        self.locale: str | None = None
+        self.title: str | None = None
+        self.image: str | None = None
         self.location: dict[str, Any] | None = None
         self.properties: dict[str, Any] | None = None
         self.created = self.updated = now
         self.last_event_date: float | None = None
         self.email_consent = NEVER_SUBSCRIBED
         self.email_consent_ts: float | None = None
-        self.email_method = self.email_method_detail = self.email_custom_method_detail = None
+        self.email_method: str | None = None
+        self.email_method_detail: str | None = None
+        self.email_custom_method_detail: str | None = None
         self.email_last_updated: float | None = None
         # Each suppression is (reason, timestamp); None until the first one.
         self.email_suppressions: list[tuple[str, float]] | None = None

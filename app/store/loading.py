@@ -31,6 +31,8 @@ def load_dataset_if_empty(database_url: str, dataset: str) -> str | None:
             raise FileNotFoundError(
                 f"DATASET=superstore needs {SUPERSTORE_PATH}; it is not on this machine"
             )
-        report, _ = load_superstore(database_url, SUPERSTORE_PATH)
-        return report.summary()
+        report, parsed = load_superstore(database_url, SUPERSTORE_PATH)
+        # Rows the loader could not use are reported, never guessed at.
+        reasons = [f"\n  rejected line {r.line_number}: {r.reason}" for r in parsed.rejected]
+        return report.summary() + "".join(reasons)
     raise ValueError(f"unknown dataset {dataset!r}: choose demo or superstore")

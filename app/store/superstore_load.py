@@ -102,11 +102,12 @@ def _load_categories(conn: psycopg.Connection, lines: list[SuperstoreLine]) -> i
         top, sub = category_ids(line)
         rows.setdefault(top, (top, None, line.category, top))
         rows.setdefault(sub, (sub, top, line.sub_category, sub))
+    parents_first = sorted(rows.values(), key=lambda r: r[1] is not None)
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO core.categories (id, parent_id, name, slug) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
-            sorted(rows.values(), key=lambda r: r[1] is not None),
+            parents_first,
         )
     return len(rows)
 

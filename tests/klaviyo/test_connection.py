@@ -8,8 +8,10 @@ from datetime import datetime
 import msgspec
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from app.klaviyo.credentials import load_credential, store_webhook_secret
+from app.klaviyo.secrets import SecretCipher
 from app.klaviyo.settings import set_setting
 from tests.fixtures.api import open_api
 
@@ -193,6 +195,25 @@ async def test_a_malformed_klaviyo_answer_is_502(api, session_headers, sandbox, 
     assert await _credential_rows(db_pool) == 0
 
 
+async def test_a_klaviyo_success_with_no_account_is_502_not_200(
+    api, session_headers, sandbox, db_pool
+):
+    sandbox.set_fault("empty", path_prefix="/api/accounts")
+
+    response = await api.post(
+        CONNECT, json={"apiKey": sandbox.api_key}, headers=await session_headers()
+    )
+
+    assert response.status_code == 502
+    body = response.json()
+    assert body["statusCode"] == 502
+    assert body["errorCode"] == "KLAVIYO_BAD_RESPONSE"
+    assert "answered /api/accounts with 200" in body["message"]
+    assert "names no account" in body["message"]
+    assert sandbox.stats()["requests_per_status"] == {"200": 1}
+    assert await _credential_rows(db_pool) == 0
+
+
 async def test_an_unreachable_klaviyo_answers_502(api, session_headers, db_pool):
     # test_config points at a port nothing listens on when the sandbox is not in use.
     response = await api.post(
@@ -204,6 +225,58 @@ async def test_an_unreachable_klaviyo_answers_502(api, session_headers, db_pool)
     assert response.status_code == 502
     assert response.json()["errorCode"] == "KLAVIYO_UNREACHABLE"
     assert await _credential_rows(db_pool) == 0
+
+
+async def test_a_stored_key_the_encryption_key_cannot_open_is_a_contract_500(
+    api, test_config, db_pool, session_headers, sandbox
+):
+    headers = await session_headers()
+    await api.post(CONNECT, json={"apiKey": sandbox.api_key}, headers=headers)
+    rotated_away = msgspec.structs.replace(
+        test_config, app_encryption_keys=(Fernet.generate_key().decode(),)
+    )
+
+    async with open_api(rotated_away, db_pool) as client:
+        response = await client.get(STATUS, headers=headers)
+
+    assert response.status_code == 500
+    body = response.json()
+    assert body["errorCode"] == "INTERNAL_SERVER_ERROR"
+    assert "cannot be decrypted with APP_ENCRYPTION_KEY" in body["message"]
+    assert "reconnect" in body["message"]
+    assert sandbox.api_key not in response.text
+
+
+async def test_a_webhook_secret_the_encryption_key_cannot_open_is_a_contract_500(
+    test_config, db_pool, session_headers
+):
+    async with db_pool.connection() as conn:
+        other = SecretCipher.from_keys([Fernet.generate_key().decode()])
+        await store_webhook_secret(conn, other, "whsec_sealed_with_another_key")
+
+    async with open_api(test_config, db_pool) as client:
+        response = await client.get(STATUS, headers=await session_headers())
+
+    assert response.status_code == 500
+    assert response.json()["errorCode"] == "INTERNAL_SERVER_ERROR"
+    assert "webhook secret" in response.json()["message"]
+
+
+async def test_openapi_documents_what_connect_answers_when_klaviyo_fails(api):
+    schema = (await api.get("/schema/openapi.json")).json()
+
+    responses = schema["paths"][CONNECT]["post"]["responses"]
+
+    for status in ("400", "401", "403", "429", "502"):
+        ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+        error = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert set(error["properties"]) == {"statusCode", "errorCode", "message", "details"}
+    for code in ("KLAVIYO_UNAVAILABLE", "KLAVIYO_TIMEOUT", "KLAVIYO_UNREACHABLE"):
+        assert code in responses["502"]["description"]
+    assert "KLAVIYO_BAD_RESPONSE" in responses["502"]["description"]
+    assert "KLAVIYO_UNAUTHORIZED" in responses["401"]["description"]
+    assert "KLAVIYO_FORBIDDEN" in responses["403"]["description"]
+    assert "KLAVIYO_RATE_LIMITED" in responses["429"]["description"]
 
 
 async def test_concurrent_connects_leave_exactly_one_credential(

@@ -77,6 +77,18 @@ def test_malformed_body_after_processing(sandbox: SandboxControl) -> None:
     )
 
 
+def test_empty_answers_200_with_no_data_and_changes_nothing(sandbox: SandboxControl) -> None:
+    sandbox.set_fault("empty", "/api/profiles", times=1)
+    response = sandbox.api.post("/api/profiles", json=bodies.profile("empty@example.com"))
+    assert response.status_code == 200
+    assert response.json()["data"] == []
+    assert sandbox.stats()["profiles"] == 0
+    assert (
+        sandbox.api.post("/api/profiles", json=bodies.profile("empty@example.com")).status_code
+        == 201
+    )
+
+
 def test_429_storm_for_n_requests(sandbox: SandboxControl) -> None:
     sandbox.set_fault("throttle", "/api/events", times=3, retry_after_s=7)
     responses = [sandbox.api.get("/api/events") for _ in range(4)]

@@ -39,7 +39,11 @@ def coupon_description(discount: dict[str, Any]) -> str:
         return f"{percent:f}% off"
     try:
         amount = minor_to_amount(discount["amount_off_minor"], discount["currency"])
-        return f"{format_currency(amount, discount['currency'], locale='en_US')} off"
+        # Not rounded to the digits the locale shows (none for HUF): 19.99 HUF stays 19.99.
+        shown = format_currency(
+            amount, discount["currency"], locale="en_US", decimal_quantization=False
+        )
+        return f"{shown} off"
     except (UnknownCurrency, TypeError):
         return f"{discount['amount_off_minor']} {discount['currency']} (minor units) off"
 
@@ -214,6 +218,7 @@ async def push_coupon(
             else:
                 await _skip(ctx, row, token, "deleted", None)
             return "deleted"
+        assert discount is not None  # a missing discount is gone
         if not (discount["code"] or "").strip():
             await _skip(ctx, row, token, "skipped", f"discount {row['discount_id']} has no code")
             return "skipped"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from psycopg_pool import AsyncConnectionPool
 
 from app.auth.guards import require_manage, require_view
@@ -28,7 +29,7 @@ class KlaviyoCatalogController(Controller):
 
     @get("/failed", guards=[require_view], summary="Failed variant syncs, newest first")
     async def list_failed_variants(
-        self, pool: AsyncConnectionPool, paging: Page
+        self, pool: NamedDependency[AsyncConnectionPool], paging: NamedDependency[Page]
     ) -> Envelope[list[KlaviyoCatalogStateItem]]:
         async with pool.connection() as conn:
             items, total = await list_failed(conn, KlaviyoCatalogStateItem, paging)
@@ -41,14 +42,16 @@ class KlaviyoCatalogController(Controller):
         summary="Re-push one variant",
     )
     async def resync_variant(
-        self, pool: AsyncConnectionPool, variant_id: str
+        self, pool: NamedDependency[AsyncConnectionPool], variant_id: FromPath[str]
     ) -> Envelope[Enqueued]:
         checked_id("variantId", variant_id)
         async with pool.connection() as conn:
             return ok(Enqueued(enqueued=await resync(conn, "variant", variant_id)))
 
     @post("/bootstrap", guards=[require_manage], status_code=200, summary="Re-push every variant")
-    async def bootstrap_catalog(self, pool: AsyncConnectionPool) -> Envelope[EnqueuedCount]:
+    async def bootstrap_catalog(
+        self, pool: NamedDependency[AsyncConnectionPool]
+    ) -> Envelope[EnqueuedCount]:
         async with pool.connection() as conn:
             return ok(EnqueuedCount(enqueued=await bootstrap(conn, "catalog")))
 
@@ -60,7 +63,7 @@ class KlaviyoCategoriesController(Controller):
 
     @get("/failed", guards=[require_view], summary="Failed category syncs, newest first")
     async def list_failed_categories(
-        self, pool: AsyncConnectionPool, paging: Page
+        self, pool: NamedDependency[AsyncConnectionPool], paging: NamedDependency[Page]
     ) -> Envelope[list[KlaviyoCategoryStateItem]]:
         async with pool.connection() as conn:
             items, total = await list_failed(conn, KlaviyoCategoryStateItem, paging)
@@ -73,14 +76,16 @@ class KlaviyoCategoriesController(Controller):
         summary="Re-push one category",
     )
     async def resync_category(
-        self, pool: AsyncConnectionPool, category_id: str
+        self, pool: NamedDependency[AsyncConnectionPool], category_id: FromPath[str]
     ) -> Envelope[Enqueued]:
         checked_id("categoryId", category_id)
         async with pool.connection() as conn:
             return ok(Enqueued(enqueued=await resync(conn, "category", category_id)))
 
     @post("/bootstrap", guards=[require_manage], status_code=200, summary="Re-push every category")
-    async def bootstrap_categories(self, pool: AsyncConnectionPool) -> Envelope[EnqueuedCount]:
+    async def bootstrap_categories(
+        self, pool: NamedDependency[AsyncConnectionPool]
+    ) -> Envelope[EnqueuedCount]:
         async with pool.connection() as conn:
             return ok(EnqueuedCount(enqueued=await bootstrap(conn, "categories")))
 
@@ -92,7 +97,7 @@ class KlaviyoCouponsController(Controller):
 
     @get("/failed", guards=[require_view], summary="Failed coupon syncs, newest first")
     async def list_failed_coupons(
-        self, pool: AsyncConnectionPool, paging: Page
+        self, pool: NamedDependency[AsyncConnectionPool], paging: NamedDependency[Page]
     ) -> Envelope[list[KlaviyoCouponStateItem]]:
         async with pool.connection() as conn:
             items, total = await list_failed(conn, KlaviyoCouponStateItem, paging)
@@ -105,7 +110,7 @@ class KlaviyoCouponsController(Controller):
         summary="Re-push one discount",
     )
     async def resync_discount(
-        self, pool: AsyncConnectionPool, discount_id: str
+        self, pool: NamedDependency[AsyncConnectionPool], discount_id: FromPath[str]
     ) -> Envelope[Enqueued]:
         checked_id("discountId", discount_id)
         async with pool.connection() as conn:

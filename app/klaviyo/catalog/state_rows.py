@@ -15,7 +15,7 @@ from app.http.pagination import Page
 CatalogSyncStatus = Literal["pending", "submitted", "synced", "failed", "deleted", "skipped"]
 StateSyncStatus = Literal["pending", "synced", "failed", "deleted", "skipped"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound=msgspec.Struct)
 
 # Store ids are text; anything longer or with control characters is no store id.
 MAX_ID_LENGTH = 255
@@ -56,7 +56,7 @@ class KlaviyoCouponStateItem(msgspec.Struct, kw_only=True, rename="camel"):
 _COMMON = "status, last_error, attempts, last_pushed_at, updated_at"
 
 # Newest first along each table's partial failed index.
-LIST_FAILED = {
+LIST_FAILED: dict[type[msgspec.Struct], str] = {
     KlaviyoCatalogStateItem: f"""
         SELECT variant_id, klaviyo_catalog_item_id, {_COMMON} FROM klaviyo.catalog_state
         WHERE status = 'failed' ORDER BY updated_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
@@ -72,7 +72,7 @@ LIST_FAILED = {
         WHERE status = 'failed' ORDER BY updated_at DESC, id LIMIT %(limit)s OFFSET %(offset)s
     """,
 }
-COUNT_FAILED = {
+COUNT_FAILED: dict[type[msgspec.Struct], str] = {
     KlaviyoCatalogStateItem: "SELECT count(*) FROM klaviyo.catalog_state WHERE status = 'failed'",
     KlaviyoCategoryStateItem: (
         "SELECT count(*) FROM klaviyo.category_state WHERE status = 'failed'"
@@ -101,8 +101,8 @@ async def list_failed(
     async with conn.cursor(row_factory=class_row(item_type)) as cur:
         await cur.execute(LIST_FAILED[item_type], params)
         items = await cur.fetchall()
-    cur = await conn.execute(COUNT_FAILED[item_type])
-    row = await cur.fetchone()
+    count_cur = await conn.execute(COUNT_FAILED[item_type])
+    row = await count_cur.fetchone()
     return items, int(row[0]) if row else 0
 
 

@@ -26,10 +26,12 @@ CLAIM_PENDING_VARIANTS = f"""
               s.change_seq, s.attempts
 """
 
+# A category in a bulk job in flight stays 'pending' (bulk_job_id set): it is the poller's
+# until the job is settled, even once the job's hold has run out.
 CLAIM_PENDING_CATEGORIES = f"""
     WITH batch AS (
         SELECT id FROM klaviyo.category_state
-        WHERE {_CLAIMABLE}
+        WHERE {_CLAIMABLE} AND bulk_job_id IS NULL
         ORDER BY next_attempt_at
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED

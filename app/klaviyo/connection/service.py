@@ -7,7 +7,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from app.http.errors import ApiError, UpstreamFailed, ValidationFailed
-from app.klaviyo.client import KlaviyoApiError, KlaviyoClient
+from app.klaviyo.client import KlaviyoApiError, KlaviyoClient, KlaviyoUnusableAnswer
 from app.klaviyo.connection.schemas import (
     ConnectionConfiguration,
     KlaviyoConnectionStatusResponse,
@@ -51,10 +51,21 @@ def checked_api_key(raw: str) -> str:
     return key
 
 
+def _unusable(status: int, reason: str) -> ApiError:
+    return UpstreamFailed(
+        f"Klaviyo answered /api/accounts with {status} but {reason}; the key was not stored. "
+        "Check KLAVIYO_BASE_URL and try again.",
+        "KLAVIYO_BAD_RESPONSE",
+    )
+
+
 def _upstream_error(exc: KlaviyoApiError) -> ApiError:
     detail = exc.detail or exc.title or "no detail given"
     if exc.status >= 500:
         return UpstreamFailed(f"Klaviyo failed with {exc.status} while verifying the key: {detail}")
+    if exc.status < 400:
+        # Only a rejection is passed on; anything else that is not an account is Klaviyo's fault.
+        return _unusable(exc.status, f"no usable account ({detail})")
     code = _UPSTREAM_CODES.get(exc.status, "KLAVIYO_REJECTED")
     return ApiError(exc.status, code, f"Klaviyo rejected the API key ({exc.status}): {detail}")
 
@@ -66,6 +77,9 @@ async def probe_account(client: KlaviyoClient, timeout_s: float) -> str:
     except KlaviyoApiError as exc:
         log.warning("klaviyo_connect_rejected", klaviyo_status=exc.status, klaviyo_code=exc.code)
         raise _upstream_error(exc) from None
+    except KlaviyoUnusableAnswer as exc:
+        log.warning("klaviyo_connect_unusable_answer", klaviyo_status=exc.status, reason=exc.reason)
+        raise _unusable(exc.status, exc.reason) from None
     except httpx.TimeoutException:
         log.warning("klaviyo_connect_timeout", timeout_s=timeout_s)
         raise UpstreamFailed(
@@ -77,15 +91,7 @@ async def probe_account(client: KlaviyoClient, timeout_s: float) -> str:
             f"Klaviyo could not be reached ({type(exc).__name__}); try again.",
             "KLAVIYO_UNREACHABLE",
         ) from None
-    except ValueError:
-        raise UpstreamFailed(
-            "Klaviyo answered /api/accounts with a body that is not JSON:API.",
-            "KLAVIYO_BAD_RESPONSE",
-        ) from None
-    account_id = account.get("id")
-    if not isinstance(account_id, str) or not account_id:
-        raise UpstreamFailed("Klaviyo answered no account id.", "KLAVIYO_BAD_RESPONSE")
-    return account_id
+    return str(account["id"])
 
 
 async def connect(
@@ -119,12 +125,12 @@ async def disconnect(pool: AsyncConnectionPool) -> bool:
     return dropped
 
 
-def _unreadable() -> ApiError:
+def _unreadable(what: str, remedy: str) -> ApiError:
     return ApiError(
         500,
-        "SECRET_UNREADABLE",
-        "A stored Klaviyo secret cannot be decrypted with APP_ENCRYPTION_KEY; "
-        "restore the old key or connect again.",
+        "INTERNAL_SERVER_ERROR",
+        f"The stored {what} cannot be decrypted with APP_ENCRYPTION_KEY: {remedy}, or put the "
+        "key it was encrypted with back into APP_ENCRYPTION_KEY.",
     )
 
 
@@ -135,10 +141,19 @@ async def connection_status(
         settings = await load_settings(conn)
         try:
             credential = await load_credential(conn, cipher)
+        except SecretUnreadable:
+            log.error("klaviyo_secret_unreadable", stored="api_key")
+            raise _unreadable(
+                "Klaviyo API key", "reconnect (POST /admin/klaviyo/connect)"
+            ) from None
+        try:
             webhook_secret = await load_webhook_secret(conn, cipher)
         except SecretUnreadable:
-            log.error("klaviyo_secret_unreadable")
-            raise _unreadable() from None
+            log.error("klaviyo_secret_unreadable", stored="webhook_secret")
+            raise _unreadable(
+                "Klaviyo webhook secret",
+                "set it again (`python -m app settings set webhook_secret`)",
+            ) from None
 
     present = (("apiKey", credential), ("webhookSecret", webhook_secret))
     missing = [name for name, value in present if value is None]

@@ -83,7 +83,7 @@ async def import_bulk(
     """One profile-bulk-import job for `pushes`: submit, poll, read its errors and ids."""
     rows = [p for p in pushes if p.pushable]
     while rows:
-        body = profile_bulk_import_job([p.resource for p in rows])
+        body = profile_bulk_import_job(_resources(rows))
         answer = await ctx.send_json(BULK_IMPORT_PROFILES, body=body)
         if not isinstance(answer, PushFailure):
             break
@@ -208,6 +208,15 @@ def _take_id(push: ProfilePush, document: Any) -> None:
         # The profile landed, the answer names no id: the next push learns it.
         push.warnings.append("Klaviyo's answer had no readable profile id")
     push.imported = True
+
+
+def _resources(rows: Sequence[ProfilePush]) -> list[dict[str, Any]]:
+    """The resources of pushable rows, one per row in order: a job's errors point by index."""
+    resources = []
+    for push in rows:
+        assert push.resource is not None  # pushable
+        resources.append(push.resource)
+    return resources
 
 
 def _rows_named(failure: PushFailure, count: int) -> dict[int, PushFailure]:

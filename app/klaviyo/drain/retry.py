@@ -93,8 +93,9 @@ def failure_from_api_error(error: KlaviyoApiError) -> PushFailure:
     row_errors = []
     duplicate_id = None
     for item in error.errors:
-        source = item.get("source") if isinstance(item.get("source"), dict) else {}
-        meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+        raw_source, raw_meta = item.get("source"), item.get("meta")
+        source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if item.get("code") == "duplicate_profile" and meta.get("duplicate_profile_id"):
             duplicate_id = str(meta["duplicate_profile_id"])
         if source and source.get("pointer"):

@@ -59,8 +59,8 @@ async def list_failed_events(
     async with conn.cursor(row_factory=class_row(KlaviyoEventOutboxItem)) as cur:
         await cur.execute(LIST_FAILED_EVENTS, params)
         items = await cur.fetchall()
-    cur = await conn.execute(COUNT_FAILED_EVENTS)
-    row = await cur.fetchone()
+    count_cur = await conn.execute(COUNT_FAILED_EVENTS)
+    row = await count_cur.fetchone()
     return items, int(row[0]) if row else 0
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 from litestar import Controller, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from psycopg_pool import AsyncConnectionPool
 
 from app.http.envelope import Envelope, ok, ok_list
@@ -31,7 +32,7 @@ class KlaviyoEventsController(Controller):
 
     @get("/failed", summary="Failed event outbox rows, newest first")
     async def list_failed(
-        self, pool: AsyncConnectionPool, paging: Page
+        self, pool: NamedDependency[AsyncConnectionPool], paging: NamedDependency[Page]
     ) -> Envelope[list[KlaviyoEventOutboxItem]]:
         async with pool.connection() as conn:
             items, total = await list_failed_events(conn, paging)
@@ -42,7 +43,9 @@ class KlaviyoEventsController(Controller):
         status_code=200,
         summary="Requeue one event (sent again with the same unique_id)",
     )
-    async def resync_event(self, pool: AsyncConnectionPool, event_id: str) -> Envelope[Enqueued]:
+    async def resync_event(
+        self, pool: NamedDependency[AsyncConnectionPool], event_id: FromPath[str]
+    ) -> Envelope[Enqueued]:
         if not EVENT_ID_FORMAT.match(event_id):
             raise NotFound(f"eventId {event_id!r} is not an outbox row id")
         async with pool.connection() as conn:

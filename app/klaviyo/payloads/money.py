@@ -1,25 +1,32 @@
-"""Money at push time: integer minor units to Klaviyo amounts, by the currency's own exponent."""
+"""Money at push time: integer minor units to Klaviyo amounts, by the currency's own exponent.
+
+The exponent is ISO 4217's minor unit (the `iso4217` package ships the published table), not
+the digits a locale shows: HUF, COP or IRR are displayed without decimals, yet their minor
+unit is still a hundredth, so 1999 minor units of HUF are 19.99 HUF.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision, is_currency
+from iso4217 import Currency
 
 
 class UnknownCurrency(ValueError):
-    """A currency code that ISO 4217 (as babel knows it) does not define."""
+    """A currency code ISO 4217 does not define, or one without a minor unit (gold, XDR)."""
 
 
-# Cached: babel rebuilds its currency list on every lookup, and the drain asks per amount.
 @lru_cache(maxsize=512)
 def currency_exponent(currency: str) -> int:
-    """Digits after the decimal point: JPY 0, USD 2, KWD 3."""
-    # babel answers 2 for codes it has never heard of; an unknown code must not pass silently.
-    if not is_currency(currency):
+    """Digits after the decimal point by ISO 4217: JPY 0, USD 2, HUF 2, KWD 3."""
+    entry = Currency.__members__.get(currency)
+    # The enum also answers lower-case aliases; Klaviyo takes the upper-case code only.
+    if entry is None or entry.code != currency:
         raise UnknownCurrency(f"unknown ISO 4217 currency {currency!r}")
-    return get_currency_precision(currency)
+    if entry.exponent is None:
+        raise UnknownCurrency(f"ISO 4217 currency {currency!r} has no minor unit")
+    return entry.exponent
 
 
 def minor_to_amount(minor: int, currency: str) -> int | float:

@@ -6,7 +6,8 @@ The module plugin guards them: GET needs klaviyo:view, POST klaviyo:manage.
 from __future__ import annotations
 
 from litestar import Controller, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 from psycopg_pool import AsyncConnectionPool
 
 from app.http.envelope import Envelope, ok, ok_list
@@ -27,7 +28,7 @@ class KlaviyoProfilesController(Controller):
 
     @get("/", summary="All profile state rows, newest first")
     async def list_profiles(
-        self, pool: AsyncConnectionPool, paging: Page
+        self, pool: NamedDependency[AsyncConnectionPool], paging: NamedDependency[Page]
     ) -> Envelope[list[KlaviyoProfileStateItem]]:
         async with pool.connection() as conn:
             items, total = await list_profile_rows(conn, paging, failed_only=False)
@@ -35,7 +36,7 @@ class KlaviyoProfilesController(Controller):
 
     @get("/failed", summary="Failed profile state rows, newest first")
     async def list_failed_profiles(
-        self, pool: AsyncConnectionPool, paging: Page
+        self, pool: NamedDependency[AsyncConnectionPool], paging: NamedDependency[Page]
     ) -> Envelope[list[KlaviyoProfileStateItem]]:
         async with pool.connection() as conn:
             items, total = await list_profile_rows(conn, paging, failed_only=True)
@@ -47,14 +48,16 @@ class KlaviyoProfilesController(Controller):
         summary="Re-push one customer",
     )
     async def resync_profile(
-        self, pool: AsyncConnectionPool, customer_id: str
+        self, pool: NamedDependency[AsyncConnectionPool], customer_id: FromPath[str]
     ) -> Envelope[Enqueued]:
         async with pool.connection() as conn:
             enqueued = await resync_customer(conn, customer_id)
         return ok(Enqueued(enqueued=enqueued))
 
     @post("/bootstrap", status_code=200, summary="Re-push every customer")
-    async def bootstrap_profiles(self, pool: AsyncConnectionPool) -> Envelope[EnqueuedCount]:
+    async def bootstrap_profiles(
+        self, pool: NamedDependency[AsyncConnectionPool]
+    ) -> Envelope[EnqueuedCount]:
         async with pool.connection() as conn:
             count = await bootstrap_all(conn)
         return ok(EnqueuedCount(enqueued=count))

@@ -59,8 +59,8 @@ async def list_profile_rows(
     async with conn.cursor(row_factory=class_row(KlaviyoProfileStateItem)) as cur:
         await cur.execute(LIST_FAILED_PROFILES if failed_only else LIST_PROFILES, params)
         items = await cur.fetchall()
-    cur = await conn.execute(COUNT_FAILED_PROFILES if failed_only else COUNT_PROFILES)
-    row = await cur.fetchone()
+    count_cur = await conn.execute(COUNT_FAILED_PROFILES if failed_only else COUNT_PROFILES)
+    row = await count_cur.fetchone()
     return items, int(row[0]) if row else 0
 
 

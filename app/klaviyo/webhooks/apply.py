@@ -5,18 +5,19 @@ Consent lives in the store and is written through the source contract
 row with its reason. Each dimension remembers the event time of the change that set it, so an
 older event never overwrites a newer state, whatever order the rows are applied in.
 `pushed_consent` is set to what Klaviyo now holds, so the next profile push sends no consent job
-that would undo the shopper's choice.
+that would undo the shopper's choice, and does send one when the store holds a newer choice.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 import structlog
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from app.klaviyo.webhooks.topics import LIFTED_BY_SUBSCRIBE, ConsentChange, ProfileRef, meaning_of
@@ -95,15 +96,12 @@ async def apply_pending(
     totals: Counter[str] = Counter()
     while True:
         async with pool.connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
-            try:
-                async with conn.transaction():
-                    rows = await (await conn.execute(_CLAIM_PENDING, (batch_size,))).fetchall()
-                    for row in rows:
-                        totals[await _apply_row(conn, row, max_attempts)] += 1
-            finally:
-                # The connection goes back to a shared pool: leave it as it was handed out.
-                conn.row_factory = tuple_row  # type: ignore[assignment]
+            async with conn.transaction():
+                async with conn.cursor(row_factory=dict_row) as cur:
+                    await cur.execute(_CLAIM_PENDING, (batch_size,))
+                    rows = await cur.fetchall()
+                for row in rows:
+                    totals[await _apply_row(conn, row, max_attempts)] += 1
         if len(rows) < batch_size:
             break
     if totals:
@@ -157,21 +155,30 @@ async def _find_customer(conn: psycopg.AsyncConnection, ref: ProfileRef) -> str 
         "external_id": ref.external_id,
         "email": ref.email,
     }
-    found = await (await conn.execute(_FIND_CUSTOMER, params)).fetchone()
+    found = await _fetch_one(conn, _FIND_CUSTOMER, params)
     return found["customer_id"] if found else None
 
 
+async def _fetch_one(
+    conn: psycopg.AsyncConnection, query: str, params: Sequence[Any] | Mapping[str, Any]
+) -> DictRow | None:
+    """The first row of `query` as a dict, the connection's own row factory left as it is."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchone()
+
+
 async def _lock_state(conn: psycopg.AsyncConnection, customer_id: str) -> dict[str, Any] | None:
-    state = await (await conn.execute(_LOCK_STATE, (customer_id,))).fetchone()
+    state = await _fetch_one(conn, _LOCK_STATE, (customer_id,))
     if state is None:
         # First news of this customer: the producer creates the state row (no-op, module off).
         await conn.execute("SELECT klaviyo.touch_customer(%s)", (customer_id,))
-        state = await (await conn.execute(_LOCK_STATE, (customer_id,))).fetchone()
+        state = await _fetch_one(conn, _LOCK_STATE, (customer_id,))
     return state
 
 
 async def _store_consent(conn: psycopg.AsyncConnection, customer_id: str) -> dict[str, Any]:
-    store = await (await conn.execute(_STORE_CONSENT, (customer_id,))).fetchone()
+    store = await _fetch_one(conn, _STORE_CONSENT, (customer_id,))
     assert store is not None  # the customer was just found through the same view
     return store
 
@@ -190,11 +197,13 @@ async def _apply_change(
     """Applies one change to the locked state row (updated in place); answers its result."""
     reason, suppression_at = state["suppression_reason"], state["suppression_changed_at"]
     consent_at, pushed_consent = state["consent_changed_at"], None
+    push_store_choice = False
 
     if change.kind == "consent":
         if not _newer(change.at, consent_at):
             return "stale"
         wanted = "subscribed" if change.subscribed else "unsubscribed"
+        result = "subscribed" if change.subscribed else "unsubscribed"
         store = await _store_consent(conn, customer_id)
         if store["consent"] != wanted:
             # Written only when it differs: an unchanged store row fires no listener, so no
@@ -205,13 +214,14 @@ async def _apply_change(
             )
             store = await _store_consent(conn, customer_id)
             if store["consent"] != wanted:
-                # The shopper chose again in the store after this event; that choice is pushed.
-                return "store_newer"
+                # The shopper chose again in the store after this event. Klaviyo holds this
+                # event's consent all the same: recorded as pushed, the store's choice differs
+                # from it, and the row goes out again to send that choice.
+                push_store_choice, result = True, "store_newer"
         consent_at, pushed_consent = change.at, wanted
         lifts = change.subscribed and reason in LIFTED_BY_SUBSCRIBE
         if lifts and _newer(change.at, suppression_at):
             reason, suppression_at = None, change.at
-        result = "subscribed" if change.subscribed else "unsubscribed"
     elif change.kind == "suppress":
         store = await _store_consent(conn, customer_id)
         lifted_later = (
@@ -242,6 +252,8 @@ async def _apply_change(
             "profile_id": ref.klaviyo_profile_id,
         },
     )
+    if push_store_choice:
+        await conn.execute("SELECT klaviyo.touch_customer(%s)", (customer_id,))
     state.update(
         subscription_status=status,
         suppression_reason=reason,

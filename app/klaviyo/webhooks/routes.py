@@ -9,6 +9,7 @@ import msgspec
 import psycopg
 import structlog
 from litestar import Request, post
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 from psycopg_pool import AsyncConnectionPool
 
@@ -104,7 +105,7 @@ async def _ingest_settings(conn: Any, cipher: Any) -> tuple[bool, str | None]:
     summary="Receive Klaviyo system webhooks (consent topics)",
 )
 async def receive_klaviyo_webhook(
-    request: Request, pool: AsyncConnectionPool
+    request: Request, pool: NamedDependency[AsyncConnectionPool]
 ) -> Envelope[WebhookReceipt]:
     """Klaviyo system webhook receiver (consent topics). Signed by Klaviyo; no session."""
     state = request.app.state

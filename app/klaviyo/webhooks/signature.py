@@ -56,8 +56,10 @@ def verify_signed_delivery(
         raise DeliveryRefused(
             "missing_signature_headers", "Klaviyo-Signature and Klaviyo-Timestamp are required."
         )
-    wanted = expected_signature(secret, body, timestamp)
-    if not hmac.compare_digest(wanted, signature.strip().lower()):
+    wanted = expected_signature(secret, body, timestamp).encode()
+    # Compared as bytes: a header may carry any character, and compare_digest refuses non-ASCII
+    # text.
+    if not hmac.compare_digest(wanted, signature.strip().lower().encode()):
         raise DeliveryRefused("bad_signature", "Klaviyo-Signature does not match the body.")
     try:
         sent_at = parse_timestamp(timestamp)

@@ -79,7 +79,8 @@ def meaning_of(topic: str, payload: dict[str, Any], event_at: datetime) -> Meani
 
 def _event_profile(payload: dict[str, Any]) -> ProfileRef:
     """The profile of an event resource (payload as Klaviyo's Get Event, with `included`)."""
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    raw_data = payload.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     relation = ((data.get("relationships") or {}).get("profile") or {}).get("data") or {}
     profile_id = relation.get("id") if isinstance(relation.get("id"), str) else None
     email = external_id = None

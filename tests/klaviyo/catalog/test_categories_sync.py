@@ -44,3 +44,24 @@ async def test_nested_names_rename_and_delete(conn, sandbox, settle_all) -> None
     await settle_all()
     assert names(sandbox) == {}
     assert await _status(conn, office) == "deleted"
+
+
+async def test_a_category_in_a_job_in_flight_is_not_claimed_again(
+    conn, sandbox, catalog_ctx, settle_all
+) -> None:
+    from app.klaviyo.catalog.category_drain import drain_categories
+
+    chairs = await create_category(conn, "Chairs", slug="chairs")
+    sandbox.set_fault("stall_jobs", "/api/catalog-category-bulk-create-jobs", times=1)
+    assert await drain_categories(catalog_ctx) == 1
+    # The job outlives the hold it put on the row: the row is still the job's, not the drain's.
+    await conn.execute("UPDATE klaviyo.category_state SET lease_expires_at = now() - interval '1s'")
+    assert await drain_categories(catalog_ctx) == 0
+    assert len(sandbox.jobs()) == 1
+
+    # The poller gives up on the stalled job; the category then goes in a job of its own.
+    await conn.execute("UPDATE klaviyo.catalog_bulk_jobs SET deadline = now()")
+    await settle_all()
+    assert await _status(conn, chairs) == "synced"
+    assert list(names(sandbox)) == [catalog_category_id(chairs)]
+    assert len(sandbox.jobs()) == 2

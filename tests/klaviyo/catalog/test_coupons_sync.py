@@ -94,6 +94,11 @@ def test_descriptions() -> None:
     )
     fixed = {"kind": "fixed", "amount_off_minor": 1000, "currency": "JPY"}
     assert coupon_description(fixed) == "¥1,000 off"
+    # ISO 4217 gives HUF a minor unit of a hundredth, though it is shown without decimals.
+    forint = {"kind": "fixed", "amount_off_minor": 1999, "currency": "HUF"}
+    assert coupon_description(forint) == "HUF19.99 off"
+    dinar = {"kind": "fixed", "amount_off_minor": 2500, "currency": "KWD"}
+    assert coupon_description(dinar) == "KWD2.500 off"
 
 
 async def test_coupon_rate_tier_is_respected(conn, sandbox, catalog_ctx, db_pool) -> None:

@@ -67,6 +67,14 @@ def test_no_price_is_left_out_and_no_description_falls_back() -> None:
     assert payload.note is None
 
 
+@pytest.mark.parametrize(
+    ("currency", "price"), [("USD", 19.99), ("HUF", 19.99), ("IQD", 1.999), ("JPY", 1999)]
+)
+def test_price_uses_the_iso_minor_unit(currency, price) -> None:
+    payload = item_payload(source(currency=currency), "https://shop.example")
+    assert payload.attributes["price"] == price
+
+
 def test_unknown_currency_leaves_price_out_with_a_note() -> None:
     payload = item_payload(source(currency="XYZ"), "https://shop.example")
     assert "price" not in payload.attributes

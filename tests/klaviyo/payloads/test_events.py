@@ -120,6 +120,18 @@ async def test_money_uses_the_currency_exponent(conn, key, value, item_price):
         assert isinstance(attributes["value"], int)
 
 
+@pytest.mark.parametrize(("currency", "value"), [("HUF", 39.98), ("COP", 39.98), ("IQD", 3.998)])
+async def test_money_uses_the_iso_minor_unit_not_the_display_digits(conn, currency, value):
+    sample = await seed_store(conn)
+    line = OrderLineInput(name="Shelf", quantity=2, unit_price_minor=1999)
+    await place_order(
+        conn, customer_id=sample.customer_id, currency=currency, order_id="o-1", lines=[line]
+    )
+    attributes = event_attributes((await outbox_rows(conn))["order:o-1"])
+    assert attributes["value"] == value and attributes["value_currency"] == currency
+    assert attributes["properties"]["Items"][0]["ItemPrice"] == value / 2
+
+
 async def test_bulk_job_groups_by_profile_and_maps_positions(conn):
     sample, rows = await _every_metric(conn)
     ordered = sorted(rows.values(), key=lambda r: r["idempotency_key"])

@@ -16,6 +16,12 @@ from app.klaviyo.payloads.money import UnknownCurrency, currency_exponent, minor
         ("KWD", 3, 1999, 1.999),
         ("BHD", 3, 1000, 1.0),
         ("USD", 2, -250, -2.5),
+        # Shown without decimals in most locales, yet a hundredth is still their minor unit.
+        ("HUF", 2, 1999, 19.99),
+        ("COP", 2, 1999, 19.99),
+        ("IRR", 2, 1999, 19.99),
+        # Shown with no decimals, yet ISO 4217 gives three.
+        ("IQD", 3, 1999, 1.999),
     ],
 )
 def test_exponent_comes_from_the_currency(currency, exponent, minor, amount):
@@ -30,3 +36,9 @@ def test_zero_exponent_answers_an_integer():
 def test_unknown_currency_is_named():
     with pytest.raises(UnknownCurrency, match="'ZZZ'"):
         minor_to_amount(100, "ZZZ")
+
+
+@pytest.mark.parametrize("currency", ["ZZZ", "usd", "XAU"])
+def test_a_code_without_an_iso_minor_unit_is_refused(currency):
+    with pytest.raises(UnknownCurrency, match=repr(currency)):
+        currency_exponent(currency)

@@ -212,3 +212,35 @@ async def test_a_confirming_webhook_does_not_touch_the_store(conn, db_pool):
     )
     # Klaviyo only confirmed what the store holds: no new push is due.
     assert (await cur.fetchone())[0] == "synced"
+
+
+async def test_a_newer_store_choice_is_pushed_again_over_what_klaviyo_now_holds(conn, db_pool):
+    customer = await _customer(conn, subscribed=True, consent_at=at(0))
+    # The shopper re-affirmed the subscription in the store, and that push went out: Klaviyo
+    # was last sent what the store holds.
+    await set_marketing_consent(conn, customer, True, at(10))
+    await conn.execute(
+        "UPDATE klaviyo.profile_state SET status = 'synced', pushed_seq = change_seq, "
+        "pushed_consent = 'subscribed' WHERE customer_id = %s",
+        (customer,),
+    )
+    # An unsubscribe made in Klaviyo before that choice arrives afterwards.
+    await store(conn, consent_row(topics.UNSUBSCRIBED_TOPIC, at(7), email="zoe@example.com"))
+    await apply_pending(db_pool)
+
+    state = await state_of(conn, customer)
+    assert (state["accepts_email_marketing"], state["subscription_status"]) == (True, "subscribed")
+    # Klaviyo holds the unsubscribe: recorded, so the store's newer subscribe goes out again.
+    assert state["pushed_consent"] == "unsubscribed"
+    assert state["consent_changed_at"] == at(7)
+    cur = await conn.execute(
+        "SELECT status, change_seq > pushed_seq FROM klaviyo.profile_state WHERE customer_id = %s",
+        (customer,),
+    )
+    assert await cur.fetchone() == ("pending", True)
+    assert [r["result"] for r in await inbox(conn)] == ["store_newer"]
+
+    # An even older Klaviyo event changes nothing of it.
+    await store(conn, consent_row(topics.SUBSCRIBED_TOPIC, at(6), email="zoe@example.com"))
+    await apply_pending(db_pool)
+    assert (await state_of(conn, customer))["pushed_consent"] == "unsubscribed"

@@ -61,8 +61,11 @@ async def test_refused_deliveries_store_nothing(webhook_setup, conn, db_pool, sa
 
     bad_signature = replay_headers(real)
     bad_signature["klaviyo-signature"] = "0" * 64
+    non_ascii_signature: dict = replay_headers(real)
+    non_ascii_signature["klaviyo-signature"] = "é".encode() * 32
     variants = {
         "bad signature": (other_event, bad_signature),
+        "non-ASCII signature": (other_event, non_ascii_signature),
         "wrong secret": resigned(real, "not-the-secret-at-all", body=other_event),
         "tampered body": (other_event, replay_headers(real)),
         "stale timestamp": resigned(

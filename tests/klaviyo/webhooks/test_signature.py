@@ -59,6 +59,8 @@ def test_every_timestamp_form_klaviyo_sends_is_understood(value):
         ({"secret": None}, "no_webhook_secret"),
         ({"signature": None}, "missing_signature_headers"),
         ({"signature": "0" * 64}, "bad_signature"),
+        ({"signature": "é" * 64}, "bad_signature"),
+        ({"signature": "Ã©" * 32}, "bad_signature"),
         ({"secret": "another-secret-entirely"}, "bad_signature"),
         ({"body": BODY + b" "}, "bad_signature"),
     ],
