@@ -9,6 +9,8 @@ from app.http.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Far past any table's end, and low enough that the row offset stays a PostgreSQL bigint.
+MAX_PAGE = 1_000_000_000
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,9 +39,9 @@ def _parse(name: str, raw: str | None, default: int, low: int, high: int | None)
 
 
 def page_from_query(page: str | None, limit: str | None) -> Page:
-    """`page` >= 1 (default 1), `limit` 1..200 (default 50)."""
+    """`page` 1..MAX_PAGE (default 1), `limit` 1..200 (default 50)."""
     return Page(
-        page=_parse("page", page, 1, 1, None),
+        page=_parse("page", page, 1, 1, MAX_PAGE),
         limit=_parse("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT),
     )
 

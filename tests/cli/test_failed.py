@@ -89,7 +89,7 @@ async def test_nothing_failed_and_pages_past_the_end(operator, store, conn) -> N
     [
         (["--limit", "500"], "--limit must be an integer between 1 and 200, got '500'"),
         (["--limit", "ten"], "--limit must be an integer between 1 and 200, got 'ten'"),
-        (["--page", "0"], "--page must be an integer >= 1, got '0'"),
+        (["--page", "0"], "--page must be an integer between 1 and 1000000000, got '0'"),
     ],
 )
 def test_bad_paging_exits_2_naming_the_option(operator, args, message) -> None:

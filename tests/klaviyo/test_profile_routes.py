@@ -70,6 +70,8 @@ async def test_failed_list_shows_only_failed_rows(api, session_headers, conn) ->
         ("limit=201", "limit"),
         ("limit=1.5", "limit"),
         ("page=-1", "page"),
+        # Past any table, and its row offset would overflow PostgreSQL's bigint.
+        ("page=99999999999999999999", "page"),
     ],
 )
 @pytest.mark.parametrize("path", ["/admin/klaviyo/profiles", "/admin/klaviyo/profiles/failed"])
