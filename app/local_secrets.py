@@ -10,7 +10,7 @@ import msgspec
 import structlog
 from cryptography.fernet import Fernet
 
-from app.config import Config
+from app.config import Config, ConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -25,12 +25,18 @@ def _secrets_dir(config: Config) -> Path:
     return directory
 
 
-def _read_or_create(path: Path, generate: object, env_name: str) -> str:
+def _read_or_create(path: Path, generate: object, env_name: str, *, may_generate: bool) -> str:
     if path.exists():
         value = path.read_text(encoding="utf-8").strip()
         if value:
             log.warning("local_secret_in_use", setting=env_name, path=str(path))
             return value
+    if not may_generate:
+        raise ConfigError(
+            f"{env_name} is unset: set it in the environment, with the same value on every "
+            "process (secrets are generated only for local use, with the embedded PostgreSQL "
+            "or the sandbox)"
+        )
     value = generate()  # type: ignore[operator]
     # O_EXCL: two processes starting at once must not write two different secrets.
     try:
@@ -48,16 +54,28 @@ def _read_or_create(path: Path, generate: object, env_name: str) -> str:
     return value
 
 
-def with_local_secrets(config: Config) -> Config:
-    """The config with BETTER_AUTH_SECRET / APP_ENCRYPTION_KEY filled from files when unset."""
+def with_local_secrets(config: Config, *, sessions: bool = True) -> Config:
+    """The config with BETTER_AUTH_SECRET / APP_ENCRYPTION_KEY filled from files when unset.
+
+    A missing file is generated only on a local set-up (embedded PostgreSQL or the sandbox): a
+    deployment on its own database talking to Klaviyo must share one value across processes,
+    which a per-machine file cannot give, so it gets a ConfigError naming the variable.
+    `sessions=False` is for processes that never check a session (the worker).
+    """
+    may_generate = not config.database_url or config.sandbox_mode
     changes: dict[str, object] = {}
-    if not config.better_auth_secret:
+    if sessions and not config.better_auth_secret:
         path = _secrets_dir(config) / BETTER_AUTH_SECRET_FILE
         changes["better_auth_secret"] = _read_or_create(
-            path, lambda: secrets.token_urlsafe(48), "BETTER_AUTH_SECRET"
+            path, lambda: secrets.token_urlsafe(48), "BETTER_AUTH_SECRET", may_generate=may_generate
         )
     if not config.app_encryption_keys:
         path = _secrets_dir(config) / ENCRYPTION_KEY_FILE
-        key = _read_or_create(path, lambda: Fernet.generate_key().decode(), "APP_ENCRYPTION_KEY")
+        key = _read_or_create(
+            path,
+            lambda: Fernet.generate_key().decode(),
+            "APP_ENCRYPTION_KEY",
+            may_generate=may_generate,
+        )
         changes["app_encryption_keys"] = (key,)
     return msgspec.structs.replace(config, **changes) if changes else config

@@ -72,7 +72,7 @@ def _worker_config() -> Config:
     # the API generated under the data directory, so it can read the stored Klaviyo key.
     from app.local_secrets import with_local_secrets
 
-    return with_local_secrets(Config.from_environ())
+    return with_local_secrets(Config.from_environ(), sessions=False)
 
 
 procrastinate_app = build_app(_worker_config())

@@ -45,4 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format, config.log_level)
-    return int(args.func(config, args) or 0)
+    try:
+        return int(args.func(config, args) or 0)
+    except ConfigError as exc:  # found while the command ran (e.g. a secret it needs is unset)
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
