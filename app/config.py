@@ -59,7 +59,8 @@ def _positive(value: _Number, name: str) -> _Number:
     return value
 
 
-_ANY_ADDRESS = {"", "0.0.0.0", "::"}
+# Addresses that mean "every interface": no page is served from them as an origin.
+_ANY_ADDRESS = {"", "0.0.0.0", "::"}  # noqa: S104 - compared against, never bound
 
 
 def default_trusted_origins(host: str, port: int) -> tuple[str, ...]:
@@ -107,6 +108,14 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     consent_poll_page_size: int
     catalog_job_deadline_s: float
     store_url: str | None
+
+    def listening_on(self, host: str, port: int) -> Config:
+        """This config for a server on host:port; default trusted origins move along with it,
+        origins given in TRUSTED_ORIGINS stay as given."""
+        origins = self.trusted_origins
+        if origins == default_trusted_origins(self.host.strip(), self.port):
+            origins = default_trusted_origins(host.strip(), port)
+        return msgspec.structs.replace(self, host=host, port=port, trusted_origins=origins)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Config:

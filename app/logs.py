@@ -28,6 +28,11 @@ _SECRET_KEYS = {
     "better_auth_secret",
     "encryption_key",
 }
+# Names that say "secret" in any spelling: `klaviyo_api_key`, `X-Webhook-Secret`, `db_password`.
+_SECRET_NAME = re.compile(
+    r"(?i)(^|[_\-.])(secret|password|passwd|token|authorization|cookie|"
+    r"api[_\-]?key|private[_\-]?key|encryption[_\-]?key)s?($|[_\-.])"
+)
 REDACTED = "[redacted]"
 
 
@@ -36,8 +41,12 @@ def redact_text(text: str) -> str:
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 
+def _secret_name(key: str) -> bool:
+    return key.lower() in _SECRET_KEYS or _SECRET_NAME.search(key) is not None
+
+
 def _redact_value(key: str, value: Any) -> Any:
-    if key.lower() in _SECRET_KEYS:
+    if key and _secret_name(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)
@@ -45,7 +54,12 @@ def _redact_value(key: str, value: Any) -> Any:
         return {k: _redact_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_value("", v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else (an exception, a request object) is rendered through its repr: redact that.
+    text = repr(value)
+    redacted = redact_text(text)
+    return value if redacted == text else redacted
 
 
 def redact_secrets(

@@ -91,9 +91,7 @@ def test_categories_share_the_catalog_switch_and_unknown_surfaces_are_refused():
         settings.surface_enabled("categories")  # type: ignore[arg-type]
 
 
-def test_a_deployment_without_its_secrets_is_refused_and_nothing_is_generated(
-    clean_db, tmp_path
-):
+def test_a_deployment_without_its_secrets_is_refused_and_nothing_is_generated(clean_db, tmp_path):
     # Its own database and the real Klaviyo: a secret generated on this machine alone would
     # differ from the other processes' and could not decrypt what they stored.
     env = cli_env(clean_db, tmp_path, KLAVIYO_BASE_URL="https://a.klaviyo.com")

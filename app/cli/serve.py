@@ -30,11 +30,8 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     config = with_local_secrets(config)
     database_url = resolve_database_url(config)
     migrate(database_url)
-    config = msgspec.structs.replace(
-        config,
-        database_url=database_url,
-        host=args.host or config.host,
-        port=args.port or config.port,
+    config = msgspec.structs.replace(config, database_url=database_url).listening_on(
+        args.host or config.host, args.port or config.port
     )
     app = create_app(config)
     # Our request log replaces uvicorn's access log; logging is already configured.

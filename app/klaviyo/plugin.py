@@ -22,7 +22,4 @@ class KlaviyoPlugin(InitPluginProtocol):
             security=[{"BetterAuthBearer": []}, {"BetterAuthCookie": []}],
         )
         app_config.route_handlers.append(module)
-        from app.klaviyo.webhooks.jobs import webhook_apply_lifespan
-
-        app_config.lifespan.append(webhook_apply_lifespan)
         return app_config

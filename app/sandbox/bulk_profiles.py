@@ -113,7 +113,8 @@ async def bulk_import(request: Request) -> Response:
             job.result_ids.append(profile.id)
 
     stalled = runtime.faults.match("POST", request.url.path, ("stall_jobs",)) is not None
-    job = runtime.jobs.submit(JOB_TYPE, account, len(rows), work, stalled)
+    cancelled = runtime.faults.match("POST", request.url.path, ("cancel_jobs",)) is not None
+    job = runtime.jobs.submit(JOB_TYPE, account, len(rows), work, stalled, cancelled=cancelled)
     resource = job_resource(request, job)
     return document({"data": resource, "links": resource["links"]}, 202)
 
@@ -153,10 +154,12 @@ async def get_import_errors(request: Request, job_id: FromPath[str]) -> Response
 async def get_import_profile_ids(request: Request, job_id: FromPath[str]) -> Response:
     job = _find(request, job_id)
     size, offset = page_size(request, 20, 100), page_cursor(request)
+    # Klaviyo promises no order here; by profile id, as listed, it differs from the job's rows.
+    profile_ids = sorted(set(job.result_ids))
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
-    if len(job.result_ids) > offset + size:
+    if len(profile_ids) > offset + size:
         links["next"] = next_link(request, offset + size)
-    data = [{"type": "profile", "id": pid} for pid in job.result_ids[offset : offset + size]]
+    data = [{"type": "profile", "id": pid} for pid in profile_ids[offset : offset + size]]
     return document({"data": data, "links": links})
 
 

@@ -105,7 +105,8 @@ def _job_routes(kind: Kind, action: str) -> list[Any]:
                 job.result_ids.append(resource_id)
 
         stalled = runtime.faults.match("POST", request.url.path, ("stall_jobs",)) is not None
-        job = runtime.jobs.submit(job_type, account, len(rows), work, stalled)
+        cancelled = runtime.faults.match("POST", request.url.path, ("cancel_jobs",)) is not None
+        job = runtime.jobs.submit(job_type, account, len(rows), work, stalled, cancelled=cancelled)
         resource = job_document(request, job, kind, path)
         return document({"data": resource, "links": resource["links"]}, 202)
 

@@ -247,7 +247,8 @@ async def _consent_job(request: Request, action: str, job_type: str) -> tuple[An
             job.completed_count += 1
 
     stalled = runtime.faults.match("POST", request.url.path, ("stall_jobs",)) is not None
-    job = runtime.jobs.submit(job_type, account, len(plans), work, stalled)
+    cancelled = runtime.faults.match("POST", request.url.path, ("cancel_jobs",)) is not None
+    job = runtime.jobs.submit(job_type, account, len(plans), work, stalled, cancelled=cancelled)
     return job, body
 
 

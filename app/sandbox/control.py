@@ -200,7 +200,7 @@ async def read_events(request: Request) -> Response:
         return _json({"data": []})
     profile_id = params.get("profile_id")
     if "email" in params:
-        owner = account.by_email.get(params["email"])
+        owner = account.find_by("email", params["email"])
         if owner is None:
             return _json({"data": []})
         profile_id = owner.id

@@ -263,7 +263,8 @@ async def bulk_create_codes(request: Request) -> Response:
                 job.add_error(error.code, error.detail, error.pointer or f"{pointer}/{i}")
 
     stalled = runtime.faults.match("POST", request.url.path, ("stall_jobs",)) is not None
-    job = runtime.jobs.submit(CODE_JOB_TYPE, account, len(rows), work, stalled)
+    cancelled = runtime.faults.match("POST", request.url.path, ("cancel_jobs",)) is not None
+    job = runtime.jobs.submit(CODE_JOB_TYPE, account, len(rows), work, stalled, cancelled=cancelled)
     resource = code_job_document(request, job)
     return document({"data": resource, "links": resource["links"]}, 202)
 

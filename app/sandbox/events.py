@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -356,7 +357,8 @@ async def bulk_create_events(request: Request) -> Response:
 
     total = sum(len(events) for _, events in plans)
     stalled = runtime.faults.match("POST", request.url.path, ("stall_jobs",)) is not None
-    runtime.jobs.submit("event-bulk-create-job", account, total, work, stalled)
+    cancelled = runtime.faults.match("POST", request.url.path, ("cancel_jobs",)) is not None
+    runtime.jobs.submit("event-bulk-create-job", account, total, work, stalled, cancelled=cancelled)
     return accepted_empty()
 
 
@@ -410,15 +412,21 @@ async def list_events(request: Request) -> Response:
     size = page_size(request, 200, 1000)
     offset = page_cursor(request)
     wanted = _event_filter(request.query_params.get("filter", ""))
-    matches = [
-        e
-        for e in account.events
-        if all(getattr(e, name) == value for name, value in wanted.items())
-    ]
-    page = matches[offset : offset + size]
+    # One more than the page tells whether there is a next page; nothing past it is looked at.
+    if wanted:
+        matches = (
+            e
+            for e in account.events
+            if all(getattr(e, name) == value for name, value in wanted.items())
+        )
+        page = list(islice(matches, offset, offset + size + 1))
+    else:
+        page = account.events[offset : offset + size + 1]
+    more = len(page) > size
+    page = page[:size]
     base_url = str(request.base_url).rstrip("/")
     links: dict[str, str | None] = {"self": self_link(request, "/api/events/"), "next": None}
-    if len(matches) > offset + size:
+    if more:
         links["next"] = next_link(request, offset + size)
     return document({"data": [event_resource(base_url, e) for e in page], "links": links})
 

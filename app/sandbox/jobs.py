@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,8 @@ class Job:
         self.result_ids: list[str] = []
         self.stalled = False
         self.cancelled = False
-        self._work = work
+        # Holds the decoded request until it runs; dropped then, so a finished job stays small.
+        self._work: Callable[[Job], None] | None = work
 
     def add_error(self, code: str, detail: str, pointer: str, payload: Any = None) -> None:
         error_id = f"{self.id}-{len(self.errors)}"
@@ -89,19 +91,20 @@ class JobRunner:
         self.phase_delay_s = phase_delay_s
         self.jobs: dict[str, Job] = {}
         self._seq = 0
+        # Jobs queued or processing, kept as counts so no question about them scans every job.
+        self._open_by_account: Counter[str] = Counter()
+        self._open_by_type: Counter[tuple[str, str]] = Counter()
 
     def reset(self) -> None:
         # Timers of dropped jobs still fire, find their job gone, and do nothing.
         self.jobs = {}
+        self._open_by_account = Counter()
+        self._open_by_type = Counter()
 
     def in_progress(self, account: Account, job_type: str | None = None) -> int:
-        return sum(
-            1
-            for job in self.jobs.values()
-            if job.account is account
-            and job.status in ("queued", "processing")
-            and (job_type is None or job.type == job_type)
-        )
+        if job_type is None:
+            return self._open_by_account[account.id]
+        return self._open_by_type[(account.id, job_type)]
 
     def submit(
         self,
@@ -118,6 +121,8 @@ class JobRunner:
         job.stalled = stalled
         job.cancelled = cancelled
         self.jobs[job.id] = job
+        self._open_by_account[account.id] += 1
+        self._open_by_type[(account.id, job_type)] += 1
         self._later(self._start, job)
         return job
 
@@ -128,7 +133,13 @@ class JobRunner:
         return job
 
     def pending(self) -> int:
-        return sum(1 for job in self.jobs.values() if job.status in ("queued", "processing"))
+        return self._open_by_account.total()
+
+    def _close(self, job: Job) -> None:
+        """The job left queued/processing for good: forget its work and stop counting it."""
+        job._work = None
+        self._open_by_account[job.account.id] -= 1
+        self._open_by_type[(job.account.id, job.type)] -= 1
 
     def _later(self, callback: Callable[[Job], None], job: Job) -> None:
         asyncio.get_running_loop().call_later(self.phase_delay_s, callback, job)
@@ -138,6 +149,7 @@ class JobRunner:
             return
         if job.cancelled:
             job.status = "cancelled"
+            self._close(job)
             return
         job.status = "processing"
         job.started_at = time.time()
@@ -147,6 +159,8 @@ class JobRunner:
     def _finish(self, job: Job) -> None:
         if self.jobs.get(job.id) is not job:
             return
-        job._work(job)
+        if job._work is not None:
+            job._work(job)
         job.status = "complete"
         job.completed_at = time.time()
+        self._close(job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from typing import Any
 
@@ -216,7 +217,8 @@ async def list_profiles(request: Request) -> Response:
     offset = page_cursor(request)
     raw_filter = request.query_params.get("filter")
     if raw_filter:
-        matches = filter_profiles(account, raw_filter)
+        # One more than the page tells whether there is a next page.
+        matches = filter_profiles(account, raw_filter, offset + size + 1)
         page, more = matches[offset : offset + size], len(matches) > offset + size
     else:
         ids = account.profile_order[offset : offset + size]
@@ -229,8 +231,9 @@ async def list_profiles(request: Request) -> Response:
     return document({"data": data, "links": links})
 
 
-def filter_profiles(account: Account, raw: str) -> list[Profile]:
-    updated = filter_profiles_by_updated(account, raw)
+def filter_profiles(account: Account, raw: str, limit: int) -> list[Profile]:
+    """The first `limit` matches in page order (equals/any find them through the indices)."""
+    updated = filter_profiles_by_updated(account, raw, limit)
     if updated is not None:
         return updated
     match = _FILTER.match(raw.strip())
@@ -252,20 +255,27 @@ def filter_profiles(account: Account, raw: str) -> list[Profile]:
 _UPDATED_FILTER = re.compile(r"^(greater-than|less-than)\(updated,\s*([^)]+)\)$")
 
 
-def filter_profiles_by_updated(account: Account, raw: str) -> list[Profile] | None:
-    """None when `raw` is not a filter on `updated`."""
+def filter_profiles_by_updated(account: Account, raw: str, limit: int) -> list[Profile] | None:
+    """The `limit` oldest-updated matches, in one pass over the profiles, never a full sort.
+
+    None when `raw` is not a filter on `updated`.
+    """
     match = _UPDATED_FILTER.match(raw.strip())
     if not match:
         return None
     operator, operand = match.groups()
     moment = parse_time(operand.strip().strip("\"'"), "filter")
     after = operator == "greater-than"
-    found = [
+    found = (
         p
         for p in account.profiles.values()
         if (p.updated > moment if after else p.updated < moment)
-    ]
-    return sorted(found, key=lambda p: (p.updated, p.id))
+    )
+    return heapq.nsmallest(limit, found, key=_update_order)
+
+
+def _update_order(profile: Profile) -> tuple[float, str]:
+    return profile.updated, profile.id
 
 
 def _filter_values(operand: str, many: bool, raw: str) -> list[str]:

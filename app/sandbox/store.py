@@ -162,6 +162,12 @@ class Webhook:
         self.created_at = self.updated_at = now
 
 
+def identity_key(field: str, value: str) -> str:
+    """How an identifier is matched: e-mail addresses regardless of case, as Klaviyo does
+    (`Ada@Example.com` and `ada@example.com` are one profile); the others exactly."""
+    return value.lower() if field == "email" else value
+
+
 class Account:
     """Everything one API key owns; keys never share state or rate budget."""
 
@@ -173,6 +179,7 @@ class Account:
 
     def reset(self) -> None:
         self.profiles: dict[str, Profile] = {}
+        # Keyed by `identity_key`: e-mail addresses in lower case.
         self.by_email: dict[str, Profile] = {}
         self.by_phone: dict[str, Profile] = {}
         self.by_external_id: dict[str, Profile] = {}
@@ -194,11 +201,11 @@ class Account:
         """Set one identifier on a profile and keep the matching index in step."""
         index = self._index(field)
         old = getattr(profile, field)
-        if old is not None and index.get(old) is profile:
-            del index[old]
+        if old is not None and index.get(identity_key(field, old)) is profile:
+            del index[identity_key(field, old)]
         setattr(profile, field, value)
         if value is not None:
-            index[value] = profile
+            index[identity_key(field, value)] = profile
 
     def _index(self, field: str) -> dict[str, Profile]:
         return {
@@ -211,7 +218,7 @@ class Account:
     def find_by(self, field: str, value: str) -> Profile | None:
         if field == "id":
             return self.profiles.get(value)
-        return self._index(field).get(value)
+        return self._index(field).get(identity_key(field, value))
 
     def add_profile(self, profile: Profile) -> None:
         self.profiles[profile.id] = profile

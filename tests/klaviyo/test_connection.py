@@ -387,5 +387,16 @@ async def test_the_key_appears_in_no_response_log_line_or_column(
     for text in [*texts, captured_logs.text, *stored]:
         assert sandbox.api_key not in text
         assert "pk_wrong_key_0000000000000" not in text
-    # The encrypted key is there, and it is what the scan looked at.
-    assert any(len(value) > 100 for value in stored)
+    # The credential row holds the key encrypted, the scan above read that very ciphertext, and
+    # the app's cipher opens it to the key.
+    async with await psycopg.AsyncConnection.connect(clean_db) as conn:
+        rows = await (
+            await conn.execute("SELECT api_key_encrypted, account_id FROM klaviyo.credential")
+        ).fetchall()
+    assert len(rows) == 1
+    ciphertext, account_id = bytes(rows[0][0]), rows[0][1]
+    assert account_id == sandbox.account_id
+    assert sandbox.api_key.encode() not in ciphertext
+    assert sandbox.api_key[3:].encode() not in ciphertext
+    assert f"\\x{ciphertext.hex()}" in stored
+    assert api.app.state.cipher.decrypt(ciphertext) == sandbox.api_key

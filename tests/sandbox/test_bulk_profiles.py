@@ -44,6 +44,8 @@ def test_import_job_lifecycle_and_import_errors(sandbox: SandboxControl) -> None
         params={"page[size]": "100"},
     ).json()["data"]
     assert len(ids) == 18
+    # Listed by profile id, not in the order the rows were sent: Klaviyo promises no order.
+    assert [i["id"] for i in ids] == sorted(i["id"] for i in ids)
 
 
 def test_import_job_passes_through_processing(sandbox: SandboxControl) -> None:

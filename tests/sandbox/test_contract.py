@@ -33,22 +33,40 @@ def normalize(path: str) -> str:
     return _PARAM.sub("{}", path.rstrip("/"))
 
 
+# OpenAPI keywords that annotate a schema and mean nothing to a validator.
+_ANNOTATIONS = ("nullable", "example", "description")
+# Keywords whose value is one schema, a list of schemas, or a map of names to schemas.
+_ONE_SCHEMA = ("items", "additionalProperties", "not")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
+_SCHEMA_MAPS = ("properties",)
+
+
 def to_json_schema(node: Any, depth: int = 0) -> Any:
-    """Resolve $refs and turn OpenAPI 3.0 `nullable` into JSON Schema's null type."""
+    """Resolve $refs and turn OpenAPI 3.0 `nullable` into JSON Schema's null type.
+
+    Only schema keywords are rewritten: a property literally named `description` or `example`
+    inside `properties` is a field like any other and is checked; `enum` and `default` values
+    are data and are kept as they are.
+    """
     if depth > 40:
         raise RecursionError("schema nests too deeply")
-    if isinstance(node, list):
-        return [to_json_schema(item, depth + 1) for item in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[-1]
         return to_json_schema(spec()["components"]["schemas"][name], depth + 1)
-    out = {
-        k: to_json_schema(v, depth + 1)
-        for k, v in node.items()
-        if k not in ("nullable", "example", "description")
-    }
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in _ONE_SCHEMA and isinstance(value, dict):
+            out[key] = to_json_schema(value, depth + 1)
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [to_json_schema(item, depth + 1) for item in value]
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: to_json_schema(sub, depth + 1) for name, sub in value.items()}
+        else:
+            out[key] = value
     if node.get("nullable"):
         if "type" in out and "enum" not in out:
             out["type"] = [out["type"], "null"]
@@ -185,6 +203,25 @@ def _spec_path_for(path: str) -> str:
 )
 def test_canonical_bodies_match_the_spec(method: str, path: str, body: Any) -> None:
     assert_valid(method, _spec_path_for(path), body)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/catalog-items", bodies.item("kw-1", description=12345), "description"),
+        (
+            "/api/catalog-variants",
+            bodies.variant("kw-3", ITEM_ID, description={"a": 1}),
+            "description",
+        ),
+    ],
+    ids=["item-description", "variant-description"],
+)
+def test_a_field_named_like_a_schema_keyword_is_type_checked(
+    path: str, body: Any, field: str
+) -> None:
+    with pytest.raises(AssertionError, match=f"/data/attributes/{field}"):
+        assert_valid("POST", path, body)
 
 
 def test_sandbox_accepts_the_canonical_bodies(sandbox: SandboxControl) -> None:

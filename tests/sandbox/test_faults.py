@@ -119,6 +119,23 @@ def test_stalled_jobs_never_complete(sandbox: SandboxControl) -> None:
     assert sandbox.stats()["catalog_items"] == 0
 
 
+def test_cancelled_jobs_process_nothing(sandbox: SandboxControl) -> None:
+    sandbox.set_fault("cancel_jobs", "/api/catalog-item-bulk-create-jobs", times=1)
+    body = bodies.catalog_job("item", "create", [bodies.item("cx")["data"]])
+    cancelled = sandbox.api.post("/api/catalog-item-bulk-create-jobs", json=body).json()["data"]
+    path = f"/api/catalog-item-bulk-create-jobs/{cancelled['id']}"
+    sandbox.wait_for(
+        lambda: sandbox.api.get(path).json()["data"]["attributes"]["status"] == "cancelled"
+    )
+    attributes = sandbox.api.get(path).json()["data"]["attributes"]
+    assert attributes["completed_count"] == 0 and attributes["failed_count"] == 0
+    assert sandbox.stats()["catalog_items"] == 0
+    # The rule is spent: the same job goes through the next time.
+    sandbox.api.post("/api/catalog-item-bulk-create-jobs", json=body)
+    sandbox.wait_jobs_done()
+    assert sandbox.stats()["catalog_items"] == 1
+
+
 def test_control_surface_is_never_faulted(sandbox: SandboxControl) -> None:
     sandbox.set_fault("status", "/api", status=500)
     assert sandbox.stats()["profiles"] == 0

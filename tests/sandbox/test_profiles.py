@@ -71,6 +71,52 @@ def test_create_profile_201_then_409(sandbox: SandboxControl) -> None:
     assert second.json()["errors"][0]["meta"]["duplicate_profile_id"] == first.json()["data"]["id"]
 
 
+def test_an_email_matches_its_profile_whatever_its_case(sandbox: SandboxControl) -> None:
+    created = sandbox.api.post("/api/profile-import", json=bodies.profile("t@example.com"))
+    profile_id = created.json()["data"]["id"]
+
+    again = sandbox.api.post(
+        "/api/profile-import", json=bodies.profile("T@EXAMPLE.COM", first_name="Tea")
+    )
+    duplicate = sandbox.api.post("/api/profiles", json=bodies.profile("T@Example.Com"))
+    found = sandbox.api.get("/api/profiles", params={"filter": 'equals(email,"T@EXAMPLE.COM")'})
+    event = bodies.event("Viewed", {"email": "t@EXAMPLE.com"})
+    assert sandbox.api.post("/api/events", json=event).status_code == 202
+    subscribed = sandbox.api.post(
+        "/api/profile-subscription-bulk-create-jobs", json=bodies.subscribe(["T@example.COM"])
+    )
+    assert subscribed.status_code == 202
+    sandbox.wait_jobs_done()
+
+    assert (again.status_code, again.json()["data"]["id"]) == (200, profile_id)
+    assert again.json()["data"]["attributes"]["first_name"] == "Tea"
+    assert duplicate.status_code == 409
+    assert duplicate.json()["errors"][0]["meta"]["duplicate_profile_id"] == profile_id
+    assert [p["id"] for p in found.json()["data"]] == [profile_id]
+    assert [e["profile_id"] for e in sandbox.events(metric="Viewed")] == [profile_id]
+    assert sandbox.find_profile(email="T@EXAMPLE.COM")["id"] == profile_id
+    assert sandbox.stats()["profiles"] == 1
+    subscriptions = sandbox.profile(profile_id)["attributes"]["subscriptions"]
+    assert subscriptions["email"]["marketing"]["consent"] == "SUBSCRIBED"
+
+
+def test_changing_an_emails_case_keeps_the_profile_findable(sandbox: SandboxControl) -> None:
+    profile_id = sandbox.api.post("/api/profiles", json=bodies.profile("Case@example.com")).json()[
+        "data"
+    ]["id"]
+    patch = {
+        "data": {"type": "profile", "id": profile_id, "attributes": {"email": "case@EXAMPLE.com"}}
+    }
+
+    assert sandbox.api.patch(f"/api/profiles/{profile_id}", json=patch).status_code == 200
+
+    assert sandbox.find_profile(email="CASE@example.com")["id"] == profile_id
+    assert (
+        sandbox.api.post("/api/profiles", json=bodies.profile("case@example.com")).status_code
+        == 409
+    )
+
+
 def test_create_profile_needs_an_identifier(sandbox: SandboxControl) -> None:
     response = sandbox.api.post("/api/profiles", json=bodies.profile(first_name="Nobody"))
     assert response.status_code == 400

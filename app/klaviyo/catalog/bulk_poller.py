@@ -3,7 +3,8 @@
 Complete: rows without a per-item error are synced (or deleted); a create answered "already
 exists" or an update answered "not found" switches operation for the next tick; a link to a
 category Klaviyo does not hold fails the row and queues the category again (its arrival touches
-the item back). A job still running at its deadline is timed out and its rows retried.
+the item back). A job still running at its deadline is timed out and its rows retried, and so
+is a job that ended any other way than `complete` (cancelled): Klaviyo processed none of it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from app.klaviyo.drain.retry import PushFailure, describe
 log = structlog.get_logger(__name__)
 
 RESOURCES = {ITEMS.name: ITEMS, CATEGORIES.name: CATEGORIES}
-FINISHED = ("complete", "cancelled", "failed")
+# Klaviyo's job statuses: queued | processing | complete | cancelled. Only `complete` settles
+# rows from the job's outcome; a job still running is polled again; anything else is retried.
+COMPLETE = "complete"
+RUNNING = ("queued", "processing")
 JOBS_PER_TICK = 100
 
 
@@ -86,8 +90,11 @@ async def _poll_one(ctx: CatalogDrainContext, job: dict[str, Any], token: str) -
 
     data = result["data"]
     status = data["attributes"].get("status")
-    if status in FINISHED:
+    if status == COMPLETE:
         await _settle_complete(ctx, resource, job, token, data)
+        return 1
+    if status not in RUNNING:
+        await _time_out(ctx, resource, job, token, f"ended {status}")
         return 1
     if job["overdue"]:
         await _time_out(ctx, resource, job, token, f"still {status} at its deadline")
@@ -156,6 +163,7 @@ async def _time_out(
         surface=resource.surface,
         klaviyo_job_id=job["klaviyo_job_id"],
         batch_size=len(rows),
+        reason=why,
     )
 
 

@@ -67,6 +67,7 @@ GET_IMPORT_PROFILE_IDS = Endpoint(
     "M",
     "get_profile_ids_for_bulk_import_profiles_job",
 )
+GET_PROFILES = Endpoint("GET", "/api/profiles", "L", "get_profiles")
 SUBSCRIBE_PROFILES = Endpoint(
     "POST", "/api/profile-subscription-bulk-create-jobs", "L", "bulk_subscribe_profiles"
 )

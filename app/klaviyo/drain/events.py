@@ -5,12 +5,15 @@ A backlog never costs one HTTP call per row: every claimed batch goes out as
 carries its row's unique_id (the idempotency key unless the producer set one), the same on every
 retry, so a re-send after a lost answer or a killed worker is a duplicate Klaviyo drops.
 When Klaviyo rejects a batch for one row (400 with a pointer into the body), that row fails
-alone with a readable last_error and the rest is sent again.
+alone with a readable last_error and the rest is sent again. A batch keeps its lease while it
+is pushed (renewed every half lease): rate budget waits and the search for a bad row can
+outlast one lease, and a lapsed lease would hand the rows to another worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import deque
@@ -19,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import psycopg
 import structlog
 
 from app.klaviyo.drain.claims import (
     CLAIM_PENDING_EVENTS,
     COMPLETE_EVENTS,
     RELEASE_EVENTS,
+    RENEW_EVENT_LEASE,
     RETRY_EVENTS,
     RetryDecision,
     claim,
@@ -76,6 +81,7 @@ class _Batch:
 
     async def push(self) -> EventDrainReport:
         groups = deque(_distinct_unique_ids(self.rows))
+        keeper = asyncio.create_task(self._keep_lease())
         try:
             while groups:
                 group = groups.popleft()
@@ -83,7 +89,26 @@ class _Batch:
         except DrainStopped:
             await self._release([r for g in [group, *groups] for r in g])
             self.report.stopped = True
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         return self.report
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease of the batch's rows every half lease until the push ends. Rows
+        already settled hold no lease and are left alone; a renewal that fails is tried again
+        at the next half lease."""
+        ids = [r["id"] for r in self.rows]
+        while True:
+            await asyncio.sleep(self.ctx.lease_s / 2)
+            try:
+                async with self.ctx.pool.connection() as conn:
+                    await settle(
+                        conn, RENEW_EVENT_LEASE, ids=ids, token=self.token, lease_s=self.ctx.lease_s
+                    )
+            except psycopg.Error as exc:  # the pool's timeout too
+                log.warning("drain_lease_renewal_failed", surface=SURFACE, error=type(exc).__name__)
 
     async def _send(self, group: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Send one group; answers the groups still to send (what is left after isolating a

@@ -9,6 +9,7 @@ and the identifiers left out are noted in last_error. Never more than three PATC
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,6 +23,7 @@ from app.klaviyo.drain.context import (
     GET_IMPORT_ERRORS,
     GET_IMPORT_JOB,
     GET_IMPORT_PROFILE_IDS,
+    GET_PROFILES,
     IMPORT_PROFILE,
     UPDATE_PROFILE,
     AccountRefused,
@@ -113,12 +115,7 @@ async def import_bulk(
     succeeded = [p for i, p in enumerate(rows) if i not in failed]
     for push in succeeded:
         push.imported = True
-    ids = await _job_profile_ids(ctx, job_id)
-    # The job lists the profiles it imported in the order they were sent; when the count
-    # does not match, the ids are left for the next push to learn rather than guessed.
-    if ids is not None and len(ids) == len(succeeded):
-        for push, profile_id in zip(succeeded, ids, strict=True):
-            push.klaviyo_profile_id = profile_id
+    await _learn_profile_ids(ctx, job_id, succeeded)
     log.info(
         "drain_bulk_job_done",
         surface="profiles",
@@ -170,14 +167,38 @@ async def _job_errors(ctx: DrainContext, job_id: str, rows: list[ProfilePush]) -
     return failed
 
 
-async def _job_profile_ids(ctx: DrainContext, job_id: str) -> list[str] | None:
-    ids: list[str] = []
+async def _learn_profile_ids(ctx: DrainContext, job_id: str, imported: list[ProfilePush]) -> None:
+    """Record the Klaviyo id of each imported row.
+
+    The job lists the ids of the profiles it imported in no promised order, so each id is
+    matched to its row by the external_id Klaviyo holds for it (Get Profiles, filtered on a
+    page of ids). A row left unmatched, or every row when a read fails, keeps the id it had:
+    its next profile-import answers it. Never guessed from positions.
+    """
+    by_external_id = {_external_id(p): p for p in imported}
     try:
-        async for item in _pages(ctx, GET_IMPORT_PROFILE_IDS, job_id):
-            ids.append(item["id"])
+        profile_ids = [item["id"] async for item in _pages(ctx, GET_IMPORT_PROFILE_IDS, job_id)]
     except _PageFailed:
-        return None
-    return ids
+        return
+    for start in range(0, len(profile_ids), PAGE_SIZE):
+        chunk = profile_ids[start : start + PAGE_SIZE]
+        params = {
+            "filter": f"any(id,{json.dumps(chunk, separators=(',', ':'))})",
+            "fields[profile]": "external_id",
+            "page[size]": PAGE_SIZE,
+        }
+        document = await ctx.send_json(GET_PROFILES, params=params)
+        if isinstance(document, PushFailure):
+            return
+        for item in document.get("data") or []:
+            push = by_external_id.get((item.get("attributes") or {}).get("external_id"))
+            if push is not None and item.get("id") in chunk:
+                push.klaviyo_profile_id = item["id"]
+
+
+def _external_id(push: ProfilePush) -> str | None:
+    assert push.resource is not None  # pushable
+    return push.resource["attributes"].get("external_id")
 
 
 class _PageFailed(Exception):

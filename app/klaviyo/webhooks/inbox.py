@@ -107,11 +107,49 @@ def inbox_rows(delivery: Delivery, webhook_id: str | None, received_at: datetime
     ]
 
 
-_STORE_ROWS = """
+class _StoredItem(msgspec.Struct):
+    """An InboxRow as PostgreSQL reads it (json_to_recordset): the payload embedded as is."""
+
+    external_id: str
+    topic: str
+    webhook_id: str | None
+    event_at: datetime
+    payload: msgspec.Raw
+    source: str
+
+
+_json_encoder = msgspec.json.Encoder()
+
+
+def rows_document(rows: Sequence[InboxRow]) -> str:
+    """The rows as one JSON array: one parameter for any number of items, parsed by PostgreSQL
+    (text arrays would have every payload escaped on the way in)."""
+    document = _json_encoder.encode(
+        [
+            _StoredItem(
+                r.external_id,
+                r.topic,
+                r.webhook_id,
+                r.event_at,
+                msgspec.Raw(r.payload.encode()),
+                r.source,
+            )
+            for r in rows
+        ]
+    )
+    return document.decode()
+
+
+_ITEMS = """
+SELECT external_id, topic, webhook_id, event_at, payload, source
+FROM json_to_recordset(%(rows)s::json) AS item(
+    external_id text, topic text, webhook_id text, event_at timestamptz, payload jsonb, source text
+)
+"""
+
+_STORE_ROWS = f"""
 INSERT INTO klaviyo.webhook_inbox (external_id, topic, webhook_id, event_at, payload, source)
-SELECT external_id, topic, webhook_id, event_at, payload::jsonb, source
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])
-     AS item(external_id, topic, webhook_id, event_at, payload, source)
+{_ITEMS}
 ON CONFLICT (external_id) DO NOTHING
 """
 
@@ -120,15 +158,60 @@ async def store_inbox_rows(conn: psycopg.AsyncConnection, rows: Sequence[InboxRo
     """Inserts the rows not seen before; answers how many were new (a redelivery adds 0)."""
     if not rows:
         return 0
-    cur = await conn.execute(
-        _STORE_ROWS,
-        (
-            [r.external_id for r in rows],
-            [r.topic for r in rows],
-            [r.webhook_id for r in rows],
-            [r.event_at for r in rows],
-            [r.payload for r in rows],
-            [r.source for r in rows],
-        ),
-    )
+    cur = await conn.execute(_STORE_ROWS, {"rows": rows_document(rows)})
     return cur.rowcount
+
+
+# A verified delivery in one statement, so one round trip: stored only while the ingest switches
+# are on and the secret it was verified with is still the stored one; the apply job enqueued
+# with the rows, unless one is already waiting (the queueing lock of the task, as procrastinate
+# would defer it; its insert trigger wakes the worker).
+_STORE_DELIVERY = f"""
+WITH ingest AS (
+    SELECT sync_enabled AND webhook_ingest_enabled
+           AND webhook_secret_encrypted = %(ciphertext)s AS current
+    FROM klaviyo.settings WHERE singleton
+),
+stored AS (
+    INSERT INTO klaviyo.webhook_inbox (external_id, topic, webhook_id, event_at, payload, source)
+    SELECT item.* FROM ({_ITEMS}) item
+    WHERE (SELECT current FROM ingest)
+    ON CONFLICT (external_id) DO NOTHING
+    RETURNING 1
+),
+apply_job AS (
+    INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args)
+    SELECT 'default', %(apply_task)s, %(apply_lock)s, %(apply_lock)s, '{{}}'
+    WHERE EXISTS (SELECT FROM stored)
+      AND NOT EXISTS (
+          SELECT FROM procrastinate_jobs
+          WHERE queueing_lock = %(apply_lock)s AND status = 'todo'
+      )
+    ON CONFLICT (queueing_lock) WHERE status = 'todo' DO NOTHING
+)
+SELECT coalesce((SELECT current FROM ingest), false), (SELECT count(*) FROM stored)
+"""
+
+
+async def store_delivery(
+    conn: psycopg.AsyncConnection,
+    rows: Sequence[InboxRow],
+    *,
+    ciphertext: bytes,
+    apply_task: str,
+    apply_lock: str,
+) -> int | None:
+    """Stores a delivery verified with the secret stored as `ciphertext` and asks for it to be
+    applied. Answers how many rows were new, or None (nothing stored) when the switches or the
+    secret are no longer what the delivery was checked against. `conn` is in autocommit."""
+    cur = await conn.execute(
+        _STORE_DELIVERY,
+        {
+            "ciphertext": ciphertext,
+            "rows": rows_document(rows),
+            "apply_task": apply_task,
+            "apply_lock": apply_lock,
+        },
+    )
+    current, new = await cur.fetchone()  # type: ignore[misc]
+    return int(new) if current else None

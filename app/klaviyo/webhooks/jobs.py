@@ -1,27 +1,23 @@
 """The inbox's procrastinate tasks: apply on demand, a periodic sweep, and the consent poll.
 
-The API defers `apply_inbox` after storing a delivery; the sweep applies whatever is still
-pending every few seconds, so a lost defer only delays a delivery. Both share a lock, so one
-apply runs at a time; applying is idempotent anyway (ordering is by event time, not by run).
+The API enqueues `apply_inbox` in the statement that stores a delivery (one job waiting at most,
+by its queueing lock); the sweep applies whatever is still pending every few seconds. Both share
+a lock, so one apply runs at a time; applying is idempotent anyway (ordering is by event time,
+not by run).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import procrastinate
 import structlog
 from procrastinate import Blueprint, JobContext
-from procrastinate.exceptions import AlreadyEnqueued
 from psycopg_pool import AsyncConnectionPool
 
 from app.config import Config
 from app.klaviyo.rate_budget import KlaviyoRateBudget
 from app.klaviyo.webhooks.apply import apply_pending
 from app.klaviyo.webhooks.polling import PollReport, poll_consent_changes
-from app.klaviyo.webhooks.trigger import ApplyTrigger
 
 log = structlog.get_logger(__name__)
 
@@ -95,48 +91,3 @@ def build_webhook_blueprint(config: Config) -> Blueprint:
         await run_consent_poll(config, _pool_of(context), resources.http(), resources.cipher())
 
     return blueprint
-
-
-async def defer_apply(app: procrastinate.App) -> None:
-    """One apply job waiting is enough: it applies every row pending when it runs."""
-    try:
-        await app.configure_task(APPLY_TASK_NAME, queueing_lock=APPLY_LOCK).defer_async()
-    except AlreadyEnqueued:
-        pass
-
-
-class ApiJobs:
-    """The API's procrastinate App, opened on the API's own pool the first time it defers
-    (the pool may open after the lifespans are entered)."""
-
-    def __init__(self, litestar_app: Any) -> None:
-        self._litestar_app = litestar_app
-        self._jobs: procrastinate.App | None = None
-
-    async def defer_apply(self) -> None:
-        if self._jobs is None:
-            from procrastinate import PsycopgConnector
-
-            jobs = procrastinate.App(connector=PsycopgConnector())
-            await jobs.open_async(pool=self._litestar_app.state.pool)
-            self._jobs = jobs
-        await defer_apply(self._jobs)
-
-    async def close(self) -> None:
-        if self._jobs is not None:
-            await self._jobs.close_async()  # leaves the API's pool open: it is not its own
-            self._jobs = None
-
-
-@asynccontextmanager
-async def webhook_apply_lifespan(litestar_app: Any) -> AsyncIterator[None]:
-    """API side: the trigger that asks the worker to apply the inbox after each delivery."""
-    jobs = ApiJobs(litestar_app)
-    trigger = ApplyTrigger(jobs.defer_apply)
-    litestar_app.state.webhook_apply_trigger = trigger
-    try:
-        yield
-    finally:
-        await trigger.drain()
-        litestar_app.state.webhook_apply_trigger = None
-        await jobs.close()

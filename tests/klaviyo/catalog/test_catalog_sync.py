@@ -289,6 +289,32 @@ async def test_job_that_never_completes_is_timed_out_and_retried(
     assert list(items_by_id(sandbox)) == [catalog_item_id(v)]
 
 
+async def test_a_cancelled_job_is_retried_not_settled(
+    conn, sandbox, catalog_ctx, settle_all
+) -> None:
+    from app.klaviyo.catalog.bulk_poller import poll_jobs
+    from app.klaviyo.catalog.item_drain import drain_catalog
+
+    _, (v,) = await create_product(
+        conn,
+        "Cancelled",
+        url="https://x.example/c",
+        variants=[VariantInput(price_minor=1, currency="USD")],
+    )
+    sandbox.set_fault("cancel_jobs", "/api/catalog-item-bulk-create-jobs", times=1)
+    await drain_catalog(catalog_ctx)
+    sandbox.wait_for(lambda: sandbox.jobs(status="cancelled"))
+    await poll_jobs(catalog_ctx)
+    # Klaviyo processed none of the job: the row goes again, it is not taken as synced.
+    row = await state(conn, v)
+    assert row["status"] == "pending" and "ended cancelled" in row["last_error"]
+    assert row["klaviyo_id"] is None and items_by_id(sandbox) == {}
+
+    await settle_all()
+    assert (await state(conn, v))["status"] == "synced"
+    assert list(items_by_id(sandbox)) == [catalog_item_id(v)]
+
+
 async def test_touch_while_submitted_pushes_again(conn, sandbox, catalog_ctx, settle_all) -> None:
     from app.klaviyo.catalog.item_drain import drain_catalog
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 
 from app.klaviyo.drain.events import drain_events
+from app.klaviyo.rate_budget import STEADY_GUARD_S, KlaviyoRateBudget
 from tests.fixtures.drain import drain_until
 from tests.klaviyo.drain.rows import event_statuses, insert_events, one
 
@@ -149,3 +152,26 @@ async def test_a_refused_key_fails_nothing(conn, sandbox, make_drain) -> None:
     assert await event_statuses(conn) == {"pending": 30}
     assert await one(conn, "SELECT max(attempts) FROM klaviyo.event_outbox") == 0
     assert "Klaviyo 401" in await one(conn, "SELECT max(last_error) FROM klaviyo.event_outbox")
+
+
+async def test_a_batch_keeps_its_lease_while_it_waits_for_the_budget(
+    conn, db_pool, sandbox, make_drain, connected
+) -> None:
+    # Nothing is reserved in a minute's last seconds: start clear of them.
+    if time.time() % 60 > 60 - STEADY_GUARD_S - 3:
+        await asyncio.sleep(60.05 - time.time() % 60)
+    await insert_events(conn, 5)
+    # A 429 a moment ago: the bulk endpoint is closed to every worker for 2 s.
+    budget = KlaviyoRateBudget(db_pool)
+    await budget.penalize(connected, "M", 2.0, operation="bulk_create_events")
+    first = asyncio.create_task(
+        drain_events(make_drain(budget=True, lease_s=0.8, worker="first"), parallel=1)
+    )
+    # Past the lease the batch was claimed with, while its worker still waits to send it.
+    await asyncio.sleep(1.3)
+    second = await drain_events(make_drain(budget=True, lease_s=0.8, worker="second"), parallel=1)
+    report = await first
+    assert (second.sent, second.requests) == (0, 0)
+    assert (report.sent, report.requests) == (5, 1)
+    assert await event_statuses(conn) == {"sent": 5}
+    assert len(_unique_ids(sandbox)) == 5

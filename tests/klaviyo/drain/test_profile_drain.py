@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from app.klaviyo.drain.profiles import drain_profiles
@@ -61,6 +62,44 @@ async def test_a_backlog_goes_in_one_bulk_import_job(conn, sandbox, make_drain) 
     for customer_id, profile_id in await cur.fetchall():
         assert sandbox.profile(profile_id)["attributes"]["external_id"] == customer_id
     assert report.requests < 10
+
+
+async def test_bulk_job_ids_are_matched_by_external_id_not_by_position(
+    conn, sandbox, make_drain
+) -> None:
+    # Profiles Klaviyo already holds, created last customer first: listed by profile id, the
+    # job's profiles come back in the reverse of the order the rows were sent.
+    held = {}
+    for n in reversed(range(20)):
+        held[f"c{n}"] = _create_sandbox_profile(sandbox, external_id=f"c{n}")
+        await asyncio.sleep(0.003)  # a new millisecond: profile ids sort by creation
+    await _customers(conn, 20)
+    report = await drain_profiles(make_drain())
+    assert report.synced == 20 and [j["type"] for j in sandbox.jobs()] == [
+        "profile-bulk-import-job"
+    ]
+    cur = await conn.execute("SELECT customer_id, klaviyo_profile_id FROM klaviyo.profile_state")
+    assert dict(await cur.fetchall()) == held
+    assert sandbox.stats()["profiles"] == 20
+
+
+async def test_bulk_job_ids_left_unknown_when_they_cannot_be_read(
+    conn, sandbox, make_drain
+) -> None:
+    await _customers(conn, 20)
+    sandbox.set_fault("status", path_prefix="/api/profiles", method="GET", status=503)
+    report = await drain_profiles(make_drain())
+    assert report.synced == 20
+    assert await one(conn, "SELECT count(klaviyo_profile_id) FROM klaviyo.profile_state") == 0
+
+    # The next push of a profile answers its id.
+    sandbox.clear_faults()
+    await conn.execute("UPDATE core.customers SET first_name = 'Renamed' WHERE id = 'c3'")
+    await drain_profiles(make_drain())
+    profile_id = await one(
+        conn, "SELECT klaviyo_profile_id FROM klaviyo.profile_state WHERE customer_id = 'c3'"
+    )
+    assert sandbox.profile(profile_id)["attributes"]["external_id"] == "c3"
 
 
 async def test_a_row_the_bulk_job_refuses_fails_alone(conn, sandbox, make_drain) -> None:

@@ -24,12 +24,16 @@ async def test_rolled_back_store_write_leaves_no_outbox_row(conn):
     with pytest.raises(_Rollback):
         async with conn.transaction():
             customer = await create_customer(conn, email="gone@example.com")
-            await place_order(
+            order_id = await place_order(
                 conn,
                 customer_id=sample.customer_id,
                 currency="USD",
                 lines=[OrderLineInput(name="Shelf", quantity=1, unit_price_minor=1999)],
             )
+            # The order listeners are deferred to commit: fire them now, so the rollback has
+            # outbox rows to undo.
+            await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            assert f"order:{order_id}" in await outbox_rows(conn)
             assert customer in await profile_rows(conn)
             raise _Rollback
 

@@ -167,6 +167,42 @@ async def test_ingest_switch_answers_404_and_stores_nothing(webhook_setup, conn,
     assert await inbox_count(conn) == 1
 
 
+async def test_settings_changed_since_the_last_delivery_take_effect_at_once(
+    webhook_setup, conn, sandbox
+):
+    """The endpoint keeps the settings it read last; a rotated secret or a switch turned off
+    since then holds for the very next delivery all the same."""
+    from app.klaviyo.credentials import store_webhook_secret
+
+    _, profile = await customer_with_profile(conn, sandbox, "zoe@example.com")
+    sandbox.consent(profile, "subscribe")
+    await wait_for_inbox(conn, 1)
+    real = webhook_setup.server.captured[0]
+    url, old_secret = webhook_setup.server.webhook_url, webhook_setup.secret
+
+    def event(n: int) -> bytes:  # each a new event, so a stored one shows as a new inbox row
+        return real.body.replace(b'"external_id":"', f'"external_id":"rotated{n}-'.encode(), 1)
+
+    new_secret = "a-rotated-webhook-secret-0123456789"
+    await store_webhook_secret(conn, webhook_setup.server.cipher(), new_secret)
+    # Signed with the secret the endpoint read last, which is no longer the stored one.
+    response = post_raw(url, *resigned(real, old_secret, body=event(1)))
+    assert (response.status_code, response.json()["errorCode"]) == (401, "UNAUTHORIZED")
+    assert await inbox_count(conn) == 1
+    response = post_raw(url, *resigned(real, new_secret, body=event(2)))
+    assert (response.status_code, response.json()["data"]) == (200, {"received": 1, "new": 1})
+    assert await inbox_count(conn) == 2
+
+    # Switched off right after a delivery was accepted: the next one finds it off.
+    await set_setting(conn, "webhook_ingest_enabled", False)
+    response = post_raw(url, *resigned(real, new_secret, body=event(3)))
+    assert (response.status_code, response.json()["errorCode"]) == (404, "NOT_FOUND")
+    assert await inbox_count(conn) == 2
+    await set_setting(conn, "webhook_ingest_enabled", True)
+    assert post_raw(url, *resigned(real, new_secret, body=event(3))).status_code == 200
+    assert await inbox_count(conn) == 3
+
+
 async def test_module_switch_removes_the_route(serve_api, clean_db, conn):
     with serve_api(KLAVIYO_MODULE_ENABLED="false") as server:
         response = post_raw(server.webhook_url, b'{"data": []}', {"klaviyo-signature": "x"})
