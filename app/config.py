@@ -78,6 +78,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: Path
     host: str
     port: int
+    api_workers: int
     klaviyo_base_url: str
     sandbox_mode: bool
     sandbox_port: int
@@ -132,6 +133,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             data_dir=Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR),
             host=host,
             port=port,
+            # API processes behind one port (uvicorn workers); each has its own pool.
+            api_workers=_positive(_int(env, "API_WORKERS", 1), "API_WORKERS"),
             klaviyo_base_url=env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com").rstrip("/"),
             # With no Klaviyo address given, `make run` serves the sandbox and points at it.
             sandbox_mode=_flag(env, "KLAVIYO_SANDBOX", not env.get("KLAVIYO_BASE_URL")),

@@ -8,12 +8,15 @@ import sys
 import time
 
 import httpx
+import psutil
+import pytest
 
 from tests.cli_helpers import REPO_ROOT, cli_env, run_cli
 from tests.fixtures.sandbox import free_port
 
 
-def test_serve_answers_health_and_the_status_envelope(clean_db, tmp_path, test_secrets):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_answers_health_and_the_status_envelope(clean_db, tmp_path, test_secrets, workers):
     auth_secret, encryption_key = test_secrets
     port = free_port()
     env = cli_env(
@@ -25,7 +28,7 @@ def test_serve_answers_health_and_the_status_envelope(clean_db, tmp_path, test_s
     )
     token = run_cli("admin", "token", "--email", "serve@example.test", env=env).stdout.strip()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve"],
+        [sys.executable, "-m", "app", "serve", "--workers", workers],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -46,9 +49,12 @@ def test_serve_answers_health_and_the_status_envelope(clean_db, tmp_path, test_s
         status = httpx.get(
             f"{base}/admin/klaviyo/status", headers={"Authorization": f"Bearer {token}"}
         )
+        children = psutil.Process(process.pid).children(recursive=True)
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=10)
+        _, stderr = process.communicate(timeout=20)
+
+    assert psutil.wait_procs(children, timeout=10)[1] == []  # no API process left behind
 
     assert health.status_code == 200
     assert status.status_code == 200

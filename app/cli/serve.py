@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from typing import Any
 
 import msgspec
 
@@ -16,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", help="listen address (default HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default PORT or 8000)")
+    parser.add_argument(
+        "--workers", type=int, help="API processes sharing the port (default API_WORKERS or 1)"
+    )
     parser.set_defaults(func=run_serve)
 
 
@@ -33,7 +38,25 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     config = msgspec.structs.replace(config, database_url=database_url).listening_on(
         args.host or config.host, args.port or config.port
     )
-    app = create_app(config)
+    workers = args.workers or config.api_workers
     # Our request log replaces uvicorn's access log; logging is already configured.
-    uvicorn.run(app, host=config.host, port=config.port, log_config=None, access_log=False)
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_config": None,
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config), **options)
+        return 0
+    # Worker processes build their app from the environment: hand them what was resolved here
+    # (the database, the generated local secrets, the address), as the main job hands its children.
+    os.environ.update(
+        DATABASE_URL=database_url,
+        HOST=config.host,
+        PORT=str(config.port),
+        BETTER_AUTH_SECRET=config.better_auth_secret,
+        APP_ENCRYPTION_KEY=",".join(config.app_encryption_keys),
+    )
+    uvicorn.run("app.http.asgi:app_from_environ", factory=True, workers=workers, **options)
     return 0
