@@ -67,12 +67,4 @@ def build_app(config: Config) -> procrastinate.App:
     return app
 
 
-def _worker_config() -> Config:
-    # A worker started by hand on a developer machine finds the encryption key `make run` and
-    # the API generated under the data directory, so it can read the stored Klaviyo key.
-    from app.local_secrets import with_local_secrets
-
-    return with_local_secrets(Config.from_environ(), sessions=False)
-
-
-procrastinate_app = build_app(_worker_config())
+procrastinate_app = build_app(Config.from_environ())

@@ -98,7 +98,7 @@ def test_a_deployment_without_its_secrets_is_refused_and_nothing_is_generated(cl
     result = run_cli("settings", "get", env=env)
 
     assert result.returncode == 2
-    assert "BETTER_AUTH_SECRET is unset" in result.stderr
+    assert "APP_ENCRYPTION_KEY is unset" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "secrets" / "better_auth_secret").exists()
     assert not (tmp_path / "secrets" / "app_encryption_key").exists()

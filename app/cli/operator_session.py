@@ -43,7 +43,7 @@ def run_on_database(config: Config, work: Work) -> int:
     from app.local_secrets import with_local_secrets
 
     try:
-        config = with_local_secrets(config)
+        config = with_local_secrets(config, sessions=False)
         with database_for_command(config) as url:
             return asyncio.run(_with_pool(url, config, work))
     except BadInput as exc:

@@ -59,7 +59,7 @@ def _with_database(config: Config, action) -> int:  # type: ignore[no-untyped-de
     from app.db.target import database_for_command
     from app.local_secrets import with_local_secrets
 
-    config = with_local_secrets(config)
+    config = with_local_secrets(config, sessions=False)
     with database_for_command(config) as url:
         migrate(url)  # idempotent; a fresh machine has no settings table yet
         with psycopg.connect(url) as conn:

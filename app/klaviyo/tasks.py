@@ -85,8 +85,12 @@ class WorkerResources:
     def cipher(self) -> Any:
         if self._cipher is None:
             from app.klaviyo.secrets import SecretCipher
+            from app.local_secrets import with_local_secrets
 
-            self._cipher = SecretCipher.from_keys(self.config.app_encryption_keys)
+            # A worker started by hand on a developer machine finds the key `make run` and the
+            # API generated under the data directory, so it can read the stored Klaviyo key.
+            keys = with_local_secrets(self.config, sessions=False).app_encryption_keys
+            self._cipher = SecretCipher.from_keys(keys)
         return self._cipher
 
     def policy(self) -> RetryPolicy:

@@ -15,7 +15,7 @@ from app.db.embedded import EmbeddedServer
 from app.db.migrate import migrate
 from app.db.target import resolve_database_url
 from app.runner import setup_steps
-from app.runner.processes import ChildGroup, ChildProcess, wait_for_http
+from app.runner.processes import ChildGroup, ChildProcess, note, wait_for_http
 from app.runner.progress import watch_backlog
 
 
@@ -51,6 +51,7 @@ class MainJob:
             _say("\nStopping…")
             return 0
         except Exception as exc:  # the operator needs the reason, then a clean stop
+            note("main_job_failed", level="error", error=str(exc))
             _say(f"\nThe main job failed: {exc}", sys.stderr)
             return 1
         finally:

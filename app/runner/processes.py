@@ -56,21 +56,27 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             os.killpg(pgid, signal.SIGKILL)
             self.process.wait(timeout=5)
-            _note("child_killed", child=self.name, pid=self.process.pid, grace_s=grace_s)
+            note(
+                "child_killed",
+                level="warning",
+                child=self.name,
+                pid=self.process.pid,
+                grace_s=grace_s,
+            )
         else:
             # Grandchildren (uvicorn reloaders, pool helpers) share the group: sweep them too.
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _note("child_stopped", child=self.name, returncode=self.process.returncode)
+        note("child_stopped", child=self.name, returncode=self.process.returncode)
 
 
-def _note(event: str, **facts: object) -> None:
-    """Log a shutdown step. The terminal may be gone (a closed pipe or window): the steps must
-    still all run, so a failed write is dropped."""
+def note(event: str, *, level: str = "info", **facts: object) -> None:
+    """Log a step of the main job's shutdown. The terminal may be gone (a closed pipe or window):
+    the steps must still all run, so a failed write is dropped."""
     try:
-        log.info(event, **facts)
+        getattr(log, level)(event, **facts)
     except OSError:
         pass
 

@@ -232,7 +232,8 @@ async def list_profiles(request: Request) -> Response:
 
 
 def filter_profiles(account: Account, raw: str, limit: int) -> list[Profile]:
-    """The first `limit` matches in page order (equals/any find them through the indices)."""
+    """The matches in page order: equals/any find every one through the indices, the `updated`
+    filter the first `limit`."""
     updated = filter_profiles_by_updated(account, raw, limit)
     if updated is not None:
         return updated

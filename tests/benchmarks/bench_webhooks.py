@@ -1,6 +1,6 @@
 """Webhook ingest benchmark: verified deliveries accepted per second, and their latency.
 
-Run: .venv/bin/python tests/benchmarks/bench_webhooks.py [--deliveries 6000] [--concurrency 8]
+Run: .venv/bin/python tests/benchmarks/bench_webhooks.py [--deliveries 6000] [--concurrency 12]
 The API runs as `python -m app serve` (uvicorn) on a throwaway database of the embedded server
 (or of DATABASE_URL's server); the load comes from a separate process writing raw HTTP/1.1 on
 kept-alive connections, each delivery signed as Klaviyo signs it, each with its own
@@ -254,7 +254,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=6000)
     parser.add_argument("--processes", type=int, default=1, help="load processes")
-    parser.add_argument("--concurrency", type=int, default=8, help="connections per process")
+    parser.add_argument("--concurrency", type=int, default=12, help="connections per process")
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument(
         "--api-workers", type=int, default=2, help="API processes (one per core here)"

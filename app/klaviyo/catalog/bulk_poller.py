@@ -94,7 +94,7 @@ async def _poll_one(ctx: CatalogDrainContext, job: dict[str, Any], token: str) -
         await _settle_complete(ctx, resource, job, token, data)
         return 1
     if status not in RUNNING:
-        await _time_out(ctx, resource, job, token, f"ended {status}")
+        await _time_out(ctx, resource, job, token, f"ended {status}", ended="cancelled")
         return 1
     if job["overdue"]:
         await _time_out(ctx, resource, job, token, f"still {status} at its deadline")
@@ -134,11 +134,15 @@ async def _time_out(
     job: dict[str, Any],
     token: str,
     why: str,
+    *,
+    ended: str = "timed_out",
 ) -> None:
+    """Give the job up and retry its rows: at its deadline (`timed_out`), or because Klaviyo
+    ended it without processing it (`cancelled`)."""
     rows = await _job_rows(ctx, resource, job)
     failure = PushFailure(
         kind="transient",
-        code="bulk_job_timeout",
+        code="bulk_job_timeout" if ended == "timed_out" else f"bulk_job_{ended}",
         detail=f"bulk job {job['klaviyo_job_id']} {why}; retrying",
     )
     decisions = [
@@ -154,12 +158,12 @@ async def _time_out(
             state_sql.SETTLE_JOB,
             id=job["id"],
             token=token,
-            status="timed_out",
+            status=ended,
             failed_count=None,
             error=why,
         )
-    log.info(
-        "catalog_job_timed_out",
+    log.warning(
+        f"catalog_job_{ended}",
         surface=resource.surface,
         klaviyo_job_id=job["klaviyo_job_id"],
         batch_size=len(rows),

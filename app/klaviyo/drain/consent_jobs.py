@@ -6,9 +6,11 @@ per-request maximum. A row a job refuses (by pointer) fails alone; a transient f
 row's whole push again later (profile-import and consent jobs are both safe to repeat).
 
 The store was read when the batch was claimed; a consent webhook applied since then (say, an
-unsubscribe made in Klaviyo) must not be undone by that older read. So each chunk is checked
+unsubscribe made in Klaviyo) should not be undone by that older read. So each chunk is checked
 against the rows as they are just before it is sent, and a row whose consent moved meanwhile is
-left out: the change made it pending again, and the next push sends its new state.
+left out: the change made it pending again, and the next push sends its new state. A change
+landing between that check and the request still loses the race for one push; its row is
+pending again all the same, so the next push puts Klaviyo right.
 """
 
 from __future__ import annotations

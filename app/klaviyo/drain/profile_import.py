@@ -178,7 +178,8 @@ async def _learn_profile_ids(ctx: DrainContext, job_id: str, imported: list[Prof
     by_external_id = {_external_id(p): p for p in imported}
     try:
         profile_ids = [item["id"] async for item in _pages(ctx, GET_IMPORT_PROFILE_IDS, job_id)]
-    except _PageFailed:
+    except _PageFailed as exc:
+        _ids_unknown(job_id, len(imported), exc.failure)
         return
     for start in range(0, len(profile_ids), PAGE_SIZE):
         chunk = profile_ids[start : start + PAGE_SIZE]
@@ -189,11 +190,23 @@ async def _learn_profile_ids(ctx: DrainContext, job_id: str, imported: list[Prof
         }
         document = await ctx.send_json(GET_PROFILES, params=params)
         if isinstance(document, PushFailure):
+            _ids_unknown(job_id, len(imported), document)
             return
         for item in document.get("data") or []:
             push = by_external_id.get((item.get("attributes") or {}).get("external_id"))
             if push is not None and item.get("id") in chunk:
                 push.klaviyo_profile_id = item["id"]
+
+
+def _ids_unknown(job_id: str, rows: int, failure: PushFailure) -> None:
+    # Not an error for the rows (they are synced); their ids come with the next push.
+    log.warning(
+        "profile_ids_unknown",
+        klaviyo_job_id=job_id,
+        batch_size=rows,
+        klaviyo_status=failure.status,
+        reason=failure.detail,
+    )
 
 
 def _external_id(push: ProfilePush) -> str | None:

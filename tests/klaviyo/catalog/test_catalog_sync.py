@@ -309,6 +309,10 @@ async def test_a_cancelled_job_is_retried_not_settled(
     row = await state(conn, v)
     assert row["status"] == "pending" and "ended cancelled" in row["last_error"]
     assert row["klaviyo_id"] is None and items_by_id(sandbox) == {}
+    job = await (
+        await conn.execute("SELECT status, last_error FROM klaviyo.catalog_bulk_jobs")
+    ).fetchone()
+    assert job[0] == "cancelled" and "ended cancelled" in job[1]  # told apart from a timeout
 
     await settle_all()
     assert (await state(conn, v))["status"] == "synced"
