@@ -159,6 +159,25 @@ async def test_variant_without_image_description_or_sku(conn, sandbox, settle_al
     assert (await state(conn, v))["status"] == "synced"
 
 
+async def test_variant_with_no_price_syncs_without_one(conn, sandbox, settle_all) -> None:
+    # The reference store requires a price; a platform's klaviyo_source.variants may not have
+    # one. Let the column take a NULL for this test only.
+    await conn.execute("ALTER TABLE core.variants ALTER COLUMN price_minor DROP NOT NULL")
+    try:
+        _, (v,) = await create_product(
+            conn, "Priceless", variants=[VariantInput(price_minor=250, currency="USD")]
+        )
+        await conn.execute("UPDATE core.variants SET price_minor = NULL WHERE id = %s", (v,))
+        await settle_all()
+        item = items_by_id(sandbox)[catalog_item_id(v)]
+        assert item["title"] == "Priceless"
+        assert item.get("price") is None
+        assert (await state(conn, v))["status"] == "synced"
+    finally:
+        await conn.execute("DELETE FROM core.variants WHERE price_minor IS NULL")
+        await conn.execute("ALTER TABLE core.variants ALTER COLUMN price_minor SET NOT NULL")
+
+
 async def test_variant_with_no_url_anywhere_is_skipped(conn, sandbox, catalog_ctx) -> None:
     from app.klaviyo.catalog.item_drain import drain_catalog
     from tests.klaviyo.catalog.conftest import run_until_settled
