@@ -15,6 +15,7 @@ from app.db.embedded import EmbeddedServer
 from app.db.migrate import migrate
 from app.db.target import resolve_database_url
 from app.runner import setup_steps
+from app.runner.fresh_sandbox import forget_what_the_last_sandbox_held
 from app.runner.processes import ChildGroup, ChildProcess, note, wait_for_http
 from app.runner.progress import watch_backlog
 
@@ -93,6 +94,11 @@ class MainJob:
             loaded = setup_steps.load_store_if_empty(database_url, self.dataset)
             if loaded:
                 print(f"Loaded the {self.dataset} store: {loaded}.", flush=True)
+            elif not config.database_url and forget_what_the_last_sandbox_held(database_url):
+                print(
+                    "The sandbox starts empty: what earlier runs pushed is pushed again.",
+                    flush=True,
+                )
             setup_steps.connect_sandbox_account(api_url, token)
             setup_steps.wire_sandbox_webhooks(config, database_url, api_url)
 

@@ -12,7 +12,8 @@ log = structlog.get_logger(__name__)
 SANDBOX_API_KEY = "pk_sandbox_demo_key_0123456789"
 ADMIN_EMAIL = "admin@example.com"
 # Surfaces with a bootstrap endpoint; coupons have none (the contract: per-discount resync).
-BOOTSTRAP_SURFACES = ("profiles", "catalog", "categories")
+# Categories first: catalog items link to them.
+BOOTSTRAP_SURFACES = ("categories", "catalog", "profiles")
 
 
 def with_runtime_secrets(config: Config) -> Config:
@@ -66,8 +67,8 @@ def why_nothing_drains(api_url: str, token: str) -> str | None:
     if not status["connected"]:
         return (
             "no Klaviyo account is connected. Connect one (POST /admin/klaviyo/connect, see the "
-            "curl below), then bootstrap the surfaces (python -m app bootstrap profiles|catalog|"
-            "categories)."
+            "curl below), then bootstrap the surfaces (python -m app bootstrap categories|catalog|"
+            "profiles, in that order)."
         )
     if not status["syncEnabled"]:
         return "the master switch is off (python -m app settings set sync_enabled true)."
@@ -102,7 +103,7 @@ def print_usage(config: Config, api_url: str, token: str, *, keep_serving: bool)
         "",
         "Try:",
         f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/status',
-        f'  curl -H "Authorization: Bearer {token}" {api_url}/admin/klaviyo/profiles?limit=5',
+        f'  curl -H "Authorization: Bearer {token}" "{api_url}/admin/klaviyo/profiles?limit=5"',
     ]
     if not config.sandbox_mode:
         lines.append(

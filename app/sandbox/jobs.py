@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from app.sandbox.jsonapi import encode_seq, iso
+from app.sandbox.jsonapi import encode_seq, iso, short_id
 from app.sandbox.store import Account
 
 MAX_JOBS_IN_PROGRESS = 500
@@ -91,6 +91,9 @@ class JobRunner:
         self.phase_delay_s = phase_delay_s
         self.jobs: dict[str, Job] = {}
         self._seq = 0
+        # Klaviyo never reuses a job id; a sandbox started again must not either, or a client
+        # that remembers its jobs across the restart meets an id it already holds.
+        self._started_tag = short_id(4).lower()
         # Jobs queued or processing, kept as counts so no question about them scans every job.
         self._open_by_account: Counter[str] = Counter()
         self._open_by_type: Counter[tuple[str, str]] = Counter()
@@ -117,7 +120,8 @@ class JobRunner:
         cancelled: bool = False,
     ) -> Job:
         self._seq += 1
-        job = Job(encode_seq("job", self._seq) + account.id.lower(), job_type, account, total, work)
+        job_id = encode_seq("job", self._seq) + self._started_tag + account.id.lower()
+        job = Job(job_id, job_type, account, total, work)
         job.stalled = stalled
         job.cancelled = cancelled
         self.jobs[job.id] = job

@@ -164,3 +164,31 @@ def test_without_a_klaviyo_account_it_serves_and_stops_on_hangup(data_dir: Path)
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_second_run_pushes_everything_again_to_the_new_empty_sandbox(data_dir: Path) -> None:
+    """The sandbox forgets on every start while the store remembers what it pushed: a second
+    run must push it all again, not update what the new sandbox has never seen."""
+    api_port, sandbox_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KLAVIYO_BASE_URL"}},
+        "DATA_DIR": str(data_dir),
+        "PORT": str(api_port),
+        "SANDBOX_PORT": str(sandbox_port),
+        "LOG_FORMAT": "json",
+    }
+    for _ in (1, 2):
+        process = subprocess.run(
+            [sys.executable, "-m", "app", "run", "--no-wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+        assert DRAINED in process.stdout
+    assert "what earlier runs pushed is pushed again" in process.stdout
+    # The table of the second run: nothing failed on any surface.
+    rows = re.findall(r"│ (\w+)\s+│\s+(\d+) │\s+(\d+) │\s+(\d+) │", process.stdout)
+    assert rows and all(failed == "0" for _, _, _, failed in rows), process.stdout[-3000:]
+    assert dict((name, int(done)) for name, _, done, _ in rows)["profiles"] > 0
