@@ -6,7 +6,7 @@ import time
 from typing import Any, Literal
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.params import FromPath
 from msgspec import UNSET, Struct, UnsetType
 
@@ -42,6 +42,21 @@ class CouponData(Struct, forbid_unknown_fields=True):
 
 class CouponBody(Struct, forbid_unknown_fields=True):
     data: CouponData
+
+
+class CouponUpdateAttributes(Struct, forbid_unknown_fields=True):
+    description: str | None | UnsetType = UNSET
+    monitor_configuration: dict[str, Any] | None | UnsetType = UNSET
+
+
+class CouponUpdateData(Struct, forbid_unknown_fields=True):
+    type: str
+    id: str
+    attributes: CouponUpdateAttributes
+
+
+class CouponUpdateBody(Struct, forbid_unknown_fields=True):
+    data: CouponUpdateData
 
 
 class CodeAttributes(Struct, forbid_unknown_fields=True):
@@ -157,6 +172,21 @@ async def get_coupon(request: Request, coupon_id: FromPath[str]) -> Response:
 async def list_coupons(request: Request) -> Response:
     data = [coupon_resource(request, c) for c in account_of(request).coupons.values()]
     return document({"data": data, "links": {"self": str(request.url), "next": None}})
+
+
+@patch("/api/coupons/{coupon_id:str}", opt={"operation": "update_coupon"})
+async def update_coupon(request: Request, coupon_id: FromPath[str]) -> Response:
+    account = account_of(request)
+    body = decode_body(await read_body(request), CouponUpdateBody)
+    check_type(body.data.type, "coupon")
+    if body.data.id != coupon_id:
+        raise ApiError(
+            409, "conflict", "The id in the body does not match the id in the path.", "/data/id"
+        )
+    coupon = _find(account.coupons, "coupon", coupon_id)
+    # Absent attributes are left as they are; a null clears.
+    coupon.attributes.update(msgspec.to_builtins(body.data.attributes))
+    return document({"data": coupon_resource(request, coupon)})
 
 
 @delete("/api/coupons/{coupon_id:str}", opt={"operation": "delete_coupon"}, status_code=204)
@@ -282,6 +312,7 @@ ROUTES = [
     create_coupon,
     get_coupon,
     list_coupons,
+    update_coupon,
     delete_coupon,
     create_code,
     get_code,

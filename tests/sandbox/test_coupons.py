@@ -70,3 +70,24 @@ def test_coupon_code_bulk_job_with_per_row_errors(sandbox: SandboxControl) -> No
         "W2",
         "W3",
     ]
+
+
+def test_coupon_update_changes_only_what_it_names(sandbox: SandboxControl) -> None:
+    body = bodies.coupon("AUTUMN")
+    body["data"]["attributes"]["description"] = "10% off"
+    sandbox.api.post("/api/coupons", json=body)
+
+    def patch(coupon_id: str, body_id: str, attributes: dict):
+        return sandbox.api.patch(
+            f"/api/coupons/{coupon_id}",
+            json={"data": {"type": "coupon", "id": body_id, "attributes": attributes}},
+        )
+
+    updated = patch("AUTUMN", "AUTUMN", {"description": "15% off"})
+    assert updated.status_code == 200
+    assert updated.json()["data"]["attributes"]["description"] == "15% off"
+    kept = patch("AUTUMN", "AUTUMN", {"monitor_configuration": {"low_balance_threshold": 5}})
+    assert kept.json()["data"]["attributes"]["description"] == "15% off"  # absent: left as is
+    assert patch("AUTUMN", "OTHER", {"description": "x"}).status_code == 409
+    assert patch("NOPE", "NOPE", {"description": "x"}).status_code == 404
+    assert patch("AUTUMN", "AUTUMN", {"external_id": "X"}).status_code == 400  # not updatable

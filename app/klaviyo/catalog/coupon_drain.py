@@ -109,8 +109,8 @@ async def _push(
 ) -> None:
     coupon_id = coupon_external_id(discount["discount_id"])
     code = discount["code"].strip()
+    description = coupon_description(discount)
     if row["klaviyo_coupon_id"] is None:
-        description = coupon_description(discount)
         body = {
             "data": {
                 "type": "coupon",
@@ -129,8 +129,21 @@ async def _push(
         )
         row.update(klaviyo_coupon_id=coupon_id, pushed_description=description)
         await _record(ctx, row, token)
-    # TODO(#5): a changed description (percent or amount) is not sent: update needs PATCH
-    # /api/coupons/{id}, which the sandbox does not emulate yet.
+    elif row["pushed_description"] != description:
+        # The discount's value changed: the coupon Klaviyo shows must say so.
+        body = {
+            "data": {"type": "coupon", "id": coupon_id, "attributes": {"description": description}}
+        }
+        await _call(
+            ctx,
+            "PATCH",
+            f"/api/coupons/{coupon_id}",
+            tier="S",
+            operation="update_coupon",
+            json=body,
+        )
+        row.update(pushed_description=description)
+        await _record(ctx, row, token)
 
     old_code = row["last_pushed_code"]
     if old_code is not None and old_code != code:

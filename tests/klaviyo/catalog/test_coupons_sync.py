@@ -52,6 +52,11 @@ async def test_coupon_code_change_and_deletion(conn, sandbox, settle_all) -> Non
         "last_error": None,
     }
 
+    await conn.execute("UPDATE core.discounts SET percent_off = 12 WHERE id = %s", (discount,))
+    await settle_all()
+    coupons, _ = held(sandbox)
+    assert coupons[coupon_id]["description"] == "12% off"  # updated in place, same coupon
+
     await conn.execute("UPDATE core.discounts SET code = 'SAVE15' WHERE id = %s", (discount,))
     await settle_all()
     _, codes = held(sandbox)
