@@ -54,7 +54,23 @@ async def import_one(ctx: DrainContext, push: ProfilePush) -> None:
     if answer.status == 409 and answer.duplicate_profile_id:
         await _patch_duplicate(ctx, push, answer.duplicate_profile_id)
         return
+    if _forget_gone_profile(push, answer):
+        await import_one(ctx, push)
+        return
     push.fail(answer)
+
+
+def _forget_gone_profile(push: ProfilePush, failure: PushFailure) -> bool:
+    """Klaviyo no longer holds the profile id we recorded (deleted there): the row goes again
+    without it, imported by its identifiers, rather than failing for good. Once per row: the id
+    is gone after this, so no loop."""
+    gone = failure.code == "not_found" and (failure.pointer or "").endswith("/id")
+    if not gone or push.resource is None or "id" not in push.resource:
+        return False
+    old_id = push.resource.pop("id")
+    push.klaviyo_profile_id = None
+    push.warnings.append(f"Klaviyo no longer had profile {old_id}; imported it anew")
+    return True
 
 
 async def _patch_duplicate(ctx: DrainContext, push: ProfilePush, profile_id: str) -> None:
@@ -96,7 +112,8 @@ async def import_bulk(
             _fail_all(rows, answer)
             return
         for index, row_failure in named.items():
-            rows[index].fail(row_failure)
+            if not _forget_gone_profile(rows[index], row_failure):
+                rows[index].fail(row_failure)
         rows = [p for p in rows if p.pushable]
     if not rows:
         return
@@ -108,7 +125,7 @@ async def import_bulk(
         _fail_all(rows, PushFailure(kind="transient", code="bulk_job", detail=detail))
         return
     try:
-        failed = await _job_errors(ctx, job_id, rows)
+        failed, gone = await _job_errors(ctx, job_id, rows)
     except _PageFailed as exc:
         _fail_all(rows, exc.failure)
         return
@@ -116,6 +133,8 @@ async def import_bulk(
     for push in succeeded:
         push.imported = True
     await _learn_profile_ids(ctx, job_id, succeeded)
+    if gone:
+        await import_bulk(ctx, gone, renew_lease)
     log.info(
         "drain_bulk_job_done",
         surface="profiles",
@@ -144,9 +163,13 @@ async def _wait_for_job(
         await renew_lease()
 
 
-async def _job_errors(ctx: DrainContext, job_id: str, rows: list[ProfilePush]) -> set[int]:
-    """Rows the job could not import (import-errors name them by pointer) fail alone."""
+async def _job_errors(
+    ctx: DrainContext, job_id: str, rows: list[ProfilePush]
+) -> tuple[set[int], list[ProfilePush]]:
+    """Rows the job could not import (import-errors name them by pointer) fail alone, but for
+    rows whose recorded profile Klaviyo no longer holds: those are answered to go again."""
     failed: set[int] = set()
+    gone: list[ProfilePush] = []
     async for item in _pages(ctx, GET_IMPORT_ERRORS, job_id):
         attributes = item.get("attributes") or {}
         pointer = (attributes.get("source") or {}).get("pointer") or ""
@@ -155,16 +178,18 @@ async def _job_errors(ctx: DrainContext, job_id: str, rows: list[ProfilePush]) -
             continue
         index = int(match.group(1))
         failed.add(index)
-        rows[index].fail(
-            PushFailure(
-                kind="rejected",
-                status=400,
-                code=attributes.get("code"),
-                detail=attributes.get("detail") or attributes.get("title"),
-                pointer=pointer,
-            )
+        failure = PushFailure(
+            kind="rejected",
+            status=400,
+            code=attributes.get("code"),
+            detail=attributes.get("detail") or attributes.get("title"),
+            pointer=pointer,
         )
-    return failed
+        if _forget_gone_profile(rows[index], failure):
+            gone.append(rows[index])
+        else:
+            rows[index].fail(failure)
+    return failed, gone
 
 
 async def _learn_profile_ids(ctx: DrainContext, job_id: str, imported: list[ProfilePush]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from app.klaviyo.drain.profiles import drain_profiles
 from app.store.customers import create_customer
 from tests.fixtures.drain import drain_until
@@ -202,3 +204,24 @@ async def test_transient_failures_keep_profiles_pending_until_they_sync(
 
     await drain_until(lambda: drain_profiles(make_drain()), settled)
     assert await _statuses(conn) == {"synced": 4}
+
+
+@pytest.mark.parametrize("count", [3, 30])  # profile-import, then a bulk import job
+async def test_a_profile_klaviyo_no_longer_holds_is_imported_anew(
+    conn, sandbox, make_drain, count
+) -> None:
+    await _customers(conn, count)
+    await drain_profiles(make_drain())
+    sandbox.reset()  # the profiles are deleted in Klaviyo; the store still knows their ids
+    await conn.execute("UPDATE core.customers SET first_name = first_name || ' again'")
+
+    report = await drain_profiles(make_drain())
+
+    assert report.synced == count and await _statuses(conn) == {"synced": count}
+    assert sandbox.stats()["profiles"] == count
+    cur = await conn.execute(
+        "SELECT customer_id, klaviyo_profile_id, last_error FROM klaviyo.profile_state"
+    )
+    for customer_id, profile_id, last_error in await cur.fetchall():
+        assert sandbox.profile(profile_id)["attributes"]["external_id"] == customer_id
+        assert "no longer had profile" in last_error
