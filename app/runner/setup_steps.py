@@ -34,16 +34,28 @@ def load_store_if_empty(database_url: str, dataset: str) -> str | None:
     return load_dataset_if_empty(database_url, dataset)
 
 
-def connect_sandbox_account(api_url: str, token: str) -> None:
-    response = httpx.post(
-        f"{api_url}/admin/klaviyo/connect",
-        json={"apiKey": SANDBOX_API_KEY},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30.0,
+def _admin_call(
+    method: str, url: str, token: str, doing: str, *, json: object = None, timeout_s: float = 30.0
+) -> dict:
+    """The `data` of one admin API call as the admin; a failure stops the main job, naming
+    what it was doing and what the API answered."""
+    response = httpx.request(
+        method, url, json=json, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
     )
     if response.status_code != 200:
-        raise RuntimeError(f"connecting the sandbox account failed: {response.text}")
-    print(f"Connected the sandbox account {response.json()['data']['accountId']}.", flush=True)
+        raise RuntimeError(f"{doing} failed: {response.text}")
+    return response.json()["data"]
+
+
+def connect_sandbox_account(api_url: str, token: str) -> None:
+    data = _admin_call(
+        "POST",
+        f"{api_url}/admin/klaviyo/connect",
+        token,
+        "connecting the sandbox account",
+        json={"apiKey": SANDBOX_API_KEY},
+    )
+    print(f"Connected the sandbox account {data['accountId']}.", flush=True)
 
 
 def wire_sandbox_webhooks(config: Config, database_url: str, api_url: str) -> None:
@@ -56,14 +68,9 @@ def wire_sandbox_webhooks(config: Config, database_url: str, api_url: str) -> No
 def why_nothing_drains(api_url: str, token: str) -> str | None:
     """None when an account is connected and sync is on; otherwise what the operator must do
     (the main job then serves the API without waiting for a backlog that cannot drain)."""
-    response = httpx.get(
-        f"{api_url}/admin/klaviyo/status",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30.0,
+    status = _admin_call(
+        "GET", f"{api_url}/admin/klaviyo/status", token, "reading the connection status"
     )
-    if response.status_code != 200:
-        raise RuntimeError(f"reading the connection status failed: {response.text}")
-    status = response.json()["data"]
     if not status["connected"]:
         return (
             "no Klaviyo account is connected. Connect one (POST /admin/klaviyo/connect, see the "
@@ -78,14 +85,14 @@ def why_nothing_drains(api_url: str, token: str) -> str | None:
 def bootstrap_surfaces(api_url: str, token: str) -> dict[str, int]:
     enqueued: dict[str, int] = {}
     for surface in BOOTSTRAP_SURFACES:
-        response = httpx.post(
+        data = _admin_call(
+            "POST",
             f"{api_url}/admin/klaviyo/{surface}/bootstrap",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=120.0,
+            token,
+            f"bootstrap of {surface}",
+            timeout_s=120.0,
         )
-        if response.status_code != 200:
-            raise RuntimeError(f"bootstrap of {surface} failed: {response.text}")
-        enqueued[surface] = int(response.json()["data"]["enqueued"])
+        enqueued[surface] = int(data["enqueued"])
     return enqueued
 
 
