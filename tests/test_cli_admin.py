@@ -12,13 +12,18 @@ from tests.cli_helpers import cli_env, run_cli
 pytestmark = pytest.mark.asyncio
 
 
-async def test_the_printed_token_opens_the_api(api, clean_db, tmp_path, test_config):
-    env = cli_env(
-        clean_db,
-        tmp_path,
-        BETTER_AUTH_SECRET=test_config.better_auth_secret,
-        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
+def _env_with_secrets(database_url, data_dir, config) -> dict[str, str]:
+    """The CLI's environment with the test session's secrets, as a deployment sets them."""
+    return cli_env(
+        database_url,
+        data_dir,
+        BETTER_AUTH_SECRET=config.better_auth_secret,
+        APP_ENCRYPTION_KEY=config.app_encryption_keys[0],
     )
+
+
+async def test_the_printed_token_opens_the_api(api, clean_db, tmp_path, test_config):
+    env = _env_with_secrets(clean_db, tmp_path, test_config)
 
     first = run_cli("admin", "token", "--email", "ops@example.test", "--role", "admin", env=env)
     again = run_cli("admin", "token", "--email", "ops@example.test", "--role", "admin", env=env)
@@ -32,12 +37,7 @@ async def test_the_printed_token_opens_the_api(api, clean_db, tmp_path, test_con
 
 
 async def test_the_role_given_is_the_role_the_session_has(api, clean_db, tmp_path, test_config):
-    env = cli_env(
-        clean_db,
-        tmp_path,
-        BETTER_AUTH_SECRET=test_config.better_auth_secret,
-        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
-    )
+    env = _env_with_secrets(clean_db, tmp_path, test_config)
     token = run_cli("admin", "token", "--email", "s@example.test", "--role", "support", env=env)
 
     headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
@@ -82,12 +82,7 @@ async def test_an_existing_users_role_is_left_alone_and_the_output_says_so(
     api, db_pool, session_headers, clean_db, tmp_path, test_config
 ):
     await session_headers("support", email="platform-user@example.test")
-    env = cli_env(
-        clean_db,
-        tmp_path,
-        BETTER_AUTH_SECRET=test_config.better_auth_secret,
-        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
-    )
+    env = _env_with_secrets(clean_db, tmp_path, test_config)
 
     result = run_cli(
         "admin", "token", "--email", "platform-user@example.test", "--role", "admin", env=env
@@ -108,12 +103,7 @@ async def test_set_role_replaces_an_existing_users_role(
     api, db_pool, session_headers, clean_db, tmp_path, test_config
 ):
     await session_headers("support", email="promoted@example.test")
-    env = cli_env(
-        clean_db,
-        tmp_path,
-        BETTER_AUTH_SECRET=test_config.better_auth_secret,
-        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
-    )
+    env = _env_with_secrets(clean_db, tmp_path, test_config)
 
     result = run_cli(
         "admin",
@@ -136,12 +126,7 @@ async def test_set_role_replaces_an_existing_users_role(
 async def test_a_new_user_gets_the_role_and_the_output_says_so(
     db_pool, clean_db, tmp_path, test_config
 ):
-    env = cli_env(
-        clean_db,
-        tmp_path,
-        BETTER_AUTH_SECRET=test_config.better_auth_secret,
-        APP_ENCRYPTION_KEY=test_config.app_encryption_keys[0],
-    )
+    env = _env_with_secrets(clean_db, tmp_path, test_config)
 
     result = run_cli("admin", "token", "--email", "new@example.test", "--role", "support", env=env)
 

@@ -65,6 +65,33 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _start_main_job(env: dict[str, str]) -> tuple[subprocess.Popen[str], OutputReader]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, OutputReader(process)
+
+
+def _postgres_pid(data_dir: Path) -> int:
+    return int((data_dir / "pg" / "data" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _stop(process: subprocess.Popen[str], reader: OutputReader, sig: int, children: list) -> str:
+    """Send `sig` to the main job; answers what it printed last, having checked that it said
+    every process stopped and that no child of it is left."""
+    process.send_signal(sig)
+    process.wait(timeout=60)
+    rest = reader.join(10)
+    assert "no process of the main job is left running" in rest
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
+    return rest
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Not pytest's tmp_path: the embedded server runs as its own user, which must traverse every
@@ -83,14 +110,7 @@ def test_make_run_drains_the_demo_store_and_stops_cleanly(data_dir: Path) -> Non
         "SANDBOX_PORT": str(sandbox_port),
         "LOG_FORMAT": "json",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    reader = OutputReader(process)
+    process, reader = _start_main_job(env)
     try:
         output = reader.wait_for("Press Ctrl-C", timeout_s=180)
         assert DRAINED in output
@@ -105,16 +125,10 @@ def test_make_run_drains_the_demo_store_and_stops_cleanly(data_dir: Path) -> Non
         assert status.json()["data"]["connected"] is True
         children = [psutil.Process(c.pid) for c in psutil.Process(process.pid).children()]
         assert len(children) >= 3  # sandbox, API, worker
-        postmaster = (data_dir / "pg" / "data" / "postmaster.pid").read_text()
-        postgres_pid = int(postmaster.splitlines()[0])
+        postgres_pid = _postgres_pid(data_dir)
 
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        rest = reader.join(10)
+        rest = _stop(process, reader, signal.SIGINT, children)
         assert process.returncode == 0, rest[-3000:]
-        assert "no process of the main job is left running" in rest
-        gone, alive = psutil.wait_procs(children, timeout=5)
-        assert alive == []
         assert not _running(postgres_pid)
         assert not (data_dir / "pg" / "data" / "postmaster.pid").exists()
     finally:
@@ -134,14 +148,7 @@ def test_without_a_klaviyo_account_it_serves_and_stops_on_hangup(data_dir: Path)
         "KLAVIYO_BASE_URL": f"http://127.0.0.1:{free_port()}",
         "LOG_FORMAT": "json",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    reader = OutputReader(process)
+    process, reader = _start_main_job(env)
     try:
         output = reader.wait_for("Press Ctrl-C", timeout_s=120)
         assert "Not syncing yet: no Klaviyo account is connected" in output
@@ -150,15 +157,9 @@ def test_without_a_klaviyo_account_it_serves_and_stops_on_hangup(data_dir: Path)
         assert "/admin/klaviyo/connect" in output
         children = [psutil.Process(c.pid) for c in psutil.Process(process.pid).children()]
         assert len(children) >= 2  # API, worker
-        postmaster = (data_dir / "pg" / "data" / "postmaster.pid").read_text()
-        postgres_pid = int(postmaster.splitlines()[0])
+        postgres_pid = _postgres_pid(data_dir)
 
-        process.send_signal(signal.SIGHUP)
-        process.wait(timeout=60)
-        rest = reader.join(10)
-        assert "no process of the main job is left running" in rest
-        gone, alive = psutil.wait_procs(children, timeout=5)
-        assert alive == []
+        _stop(process, reader, signal.SIGHUP, children)
         assert not _running(postgres_pid)
     finally:
         if process.poll() is None:
