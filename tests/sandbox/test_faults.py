@@ -98,9 +98,9 @@ def test_429_storm_for_n_requests(sandbox: SandboxControl) -> None:
 
 
 def test_429_storm_for_a_duration(sandbox: SandboxControl) -> None:
-    sandbox.set_fault("throttle", "/api", duration_s=0.3)
+    sandbox.set_fault("throttle", "/api", duration_s=1.0)
     assert sandbox.api.get("/api/accounts").status_code == 429
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert sandbox.api.get("/api/accounts").status_code == 200
 
 
