@@ -31,11 +31,19 @@ TIERS: dict[str, RateTier] = {
     "XL": RateTier("XL", 350, 3500),
 }
 
+# What one second may reserve: the steady rate's share of a second, half again (so a minute still
+# fills when seconds go unused), never more than the burst. Requests bunched at Klaviyo's burst
+# would overflow the next second when a few of them reach it late (a busy event loop, a slow
+# upload); paced, a whole late second still fits beside the next one's under the burst.
+def _second_cap(cost: str) -> str:
+    return f"greatest({cost}, least(b.burst_limit, ceil(b.steady_limit * 1.5 / 60.0)::int))"
+
+
 # Reserve `cost` requests in both windows at once, or nothing. A window that has rolled over
 # counts from zero. Near a window's end nothing is reserved: the request could reach Klaviyo
 # in its next window, which we would not have counted (the guards). When nothing was reserved,
 # the second part answers how long until a request could go, from the row as it stood.
-ACQUIRE_SQL = """
+ACQUIRE_SQL = f"""
     WITH clock AS (
         SELECT extract(epoch FROM clock_timestamp())::float8 AS t
     ),
@@ -61,7 +69,7 @@ ACQUIRE_SQL = """
             updated_at = now()
         WHERE (b.blocked_until IS NULL OR b.blocked_until <= clock_timestamp())
           AND CASE WHEN b.second_window = EXCLUDED.second_window
-                   THEN b.second_used ELSE 0 END + %(cost)s <= b.burst_limit
+                   THEN b.second_used ELSE 0 END + %(cost)s <= {_second_cap("%(cost)s")}
           AND CASE WHEN b.minute_window = EXCLUDED.minute_window
                    THEN b.minute_used ELSE 0 END + %(cost)s <= b.steady_limit
         RETURNING 0::float8 AS wait_s
@@ -78,7 +86,7 @@ ACQUIRE_SQL = """
                          AND b.minute_used + %(cost)s > b.steady_limit
                     THEN (b.minute_window + 1) * 60 - c.t ELSE 0 END,
                CASE WHEN b.second_window = floor(c.t)
-                         AND b.second_used + %(cost)s > b.burst_limit
+                         AND b.second_used + %(cost)s > {_second_cap("%(cost)s")}
                     THEN b.second_window + 1 - c.t ELSE 0 END,
                0.005)
     FROM clock c
@@ -89,7 +97,7 @@ ACQUIRE_SQL = """
 
 # How long until one request could be reserved, reserving nothing (a drain asks before it
 # claims rows it could not send).
-READY_IN_SQL = """
+READY_IN_SQL = f"""
     WITH clock AS (
         SELECT extract(epoch FROM clock_timestamp())::float8 AS t
     )
@@ -97,7 +105,8 @@ READY_IN_SQL = """
                coalesce(extract(epoch FROM b.blocked_until)::float8 - c.t, 0),
                CASE WHEN b.minute_window = floor(c.t / 60) AND b.minute_used >= b.steady_limit
                     THEN (b.minute_window + 1) * 60 - c.t ELSE 0 END,
-               CASE WHEN b.second_window = floor(c.t) AND b.second_used >= b.burst_limit
+               CASE WHEN b.second_window = floor(c.t)
+                         AND b.second_used >= {_second_cap("1")}
                     THEN b.second_window + 1 - c.t ELSE 0 END)
     FROM klaviyo.rate_budget b, clock c
     WHERE b.account_id = %(account)s AND b.tier = %(tier)s AND b.operation = %(operation)s

@@ -25,12 +25,25 @@ async def clear_of_the_minute_guard() -> None:
         await asyncio.sleep(60.05 - time.time() % 60)
 
 
-async def test_burst_window_admits_the_tier_burst_then_says_how_long(db_pool) -> None:
+async def test_a_second_admits_the_paced_share_then_says_how_long(db_pool) -> None:
     budget = KlaviyoRateBudget(db_pool)
     await _at_start_of_second()
+    # M: 150 a minute is 2.5 a second, half again is 3.75: 4 a second, under the burst of 10.
+    waits = [await budget.acquire(ACCOUNT, "M") for _ in range(5)]
+    assert waits[:4] == [0.0] * 4
+    assert 0.0 < waits[4] <= 1.0
+
+
+async def test_the_pace_never_exceeds_the_burst(db_pool) -> None:
+    budget = KlaviyoRateBudget(db_pool)
+    await _at_start_of_second()
+    # S: 60 a minute paced is 2 a second; Klaviyo then announces 600 a minute, burst 3.
+    assert [await budget.acquire(ACCOUNT, "S") for _ in range(3)][2] > 0.0
+    headers = {"RateLimit-Limit": "600, 3;w=1, 600;w=60", "RateLimit-Remaining": "590"}
+    await budget.observe(ACCOUNT, "S", headers)
+    await _at_start_of_second()
     waits = [await budget.acquire(ACCOUNT, "S") for _ in range(4)]
-    assert waits[:3] == [0.0, 0.0, 0.0]
-    assert 0.0 < waits[3] <= 1.0
+    assert waits[:3] == [0.0] * 3 and waits[3] > 0.0
 
 
 async def test_steady_window_full_waits_for_the_next_minute(db_pool) -> None:
@@ -104,9 +117,9 @@ async def test_two_processes_share_one_burst_window(db_pool, clean_db) -> None:
         )
         seconds_spanned = int(time.time()) - int(started) + 1
         granted = sum(1 for w in waits if w == 0.0)
-        # 10 per burst second, whichever process asked (a loaded machine may spill into a
-        # second window).
-        assert 10 <= granted <= 10 * seconds_spanned
+        # 4 a second (the M pace), whichever process asked (a loaded machine may spill into
+        # a second window).
+        assert 4 <= granted <= 4 * seconds_spanned
     finally:
         await pools[1].close()
 
