@@ -31,6 +31,7 @@ TIERS: dict[str, RateTier] = {
     "XL": RateTier("XL", 350, 3500),
 }
 
+
 # What one second may reserve: the steady rate's share of a second, half again (so a minute still
 # fills when seconds go unused), never more than the burst. Requests bunched at Klaviyo's burst
 # would overflow the next second when a few of them reach it late (a busy event loop, a slow
