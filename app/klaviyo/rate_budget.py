@@ -32,12 +32,15 @@ TIERS: dict[str, RateTier] = {
 }
 
 
-# What one second may reserve: the steady rate's share of a second, half again (so a minute still
-# fills when seconds go unused), never more than the burst. Requests bunched at Klaviyo's burst
-# would overflow the next second when a few of them reach it late (a busy event loop, a slow
-# upload); paced, a whole late second still fits beside the next one's under the burst.
+# What one second may reserve: half the burst, or the steady rate's share of a second half again
+# where that is more (so a minute still fills when seconds go unused), never above the burst.
+# Requests bunched at the full burst overflow Klaviyo's next second when a few reach it late (a
+# busy event loop, a slow upload); at half the burst, a late second fits beside the next one.
+# That holds for the M, L and XL tiers; XS and S are too narrow to halve and fill a minute.
+# `cost` is the floor, so a reservation larger than the pace still goes, alone in its second.
 def _second_cap(cost: str) -> str:
-    return f"greatest({cost}, least(b.burst_limit, ceil(b.steady_limit * 1.5 / 60.0)::int))"
+    pace = "greatest(ceil(b.steady_limit * 1.5 / 60.0), floor(b.burst_limit / 2.0))"
+    return f"greatest({cost}, least(b.burst_limit, {pace})::int)"
 
 
 # Reserve `cost` requests in both windows at once, or nothing. A window that has rolled over
@@ -97,12 +100,16 @@ ACQUIRE_SQL = f"""
 """
 
 # How long until one request could be reserved, reserving nothing (a drain asks before it
-# claims rows it could not send).
+# claims rows it could not send): the same guards and windows as a reservation.
 READY_IN_SQL = f"""
     WITH clock AS (
         SELECT extract(epoch FROM clock_timestamp())::float8 AS t
     )
     SELECT greatest(
+               CASE WHEN c.t - floor(c.t) > 1 - %(burst_guard)s
+                    THEN floor(c.t) + 1 - c.t ELSE 0 END,
+               CASE WHEN c.t - floor(c.t / 60) * 60 > 60 - %(steady_guard)s
+                    THEN (floor(c.t / 60) + 1) * 60 - c.t ELSE 0 END,
                coalesce(extract(epoch FROM b.blocked_until)::float8 - c.t, 0),
                CASE WHEN b.minute_window = floor(c.t / 60) AND b.minute_used >= b.steady_limit
                     THEN (b.minute_window + 1) * 60 - c.t ELSE 0 END,
@@ -231,7 +238,13 @@ class KlaviyoRateBudget:
         """Seconds until one request of the tier could go; reserves nothing."""
         if not self.enabled:
             return 0.0
-        params = {"account": account, "tier": tier, "operation": operation}
+        params = {
+            "account": account,
+            "tier": tier,
+            "operation": operation,
+            "burst_guard": BURST_GUARD_S,
+            "steady_guard": STEADY_GUARD_S,
+        }
         async with self.pool.connection() as conn:
             cur = await conn.execute(READY_IN_SQL, params)
             row = await cur.fetchone()
