@@ -16,6 +16,7 @@ from app.db.migrate import migrate
 from app.db.target import resolve_database_url
 from app.runner import setup_steps
 from app.runner.fresh_sandbox import forget_what_the_last_sandbox_held
+from app.runner.ports import claim_ports
 from app.runner.processes import ChildGroup, ChildProcess, note, wait_for_http
 from app.runner.progress import watch_backlog
 
@@ -73,7 +74,7 @@ class MainJob:
         raise Interrupted
 
     def _run(self) -> None:
-        config = self.config
+        config = self.config = claim_ports(self.config, os.environ)
         if not config.database_url:
             self.started_embedded = not EmbeddedServer(config.data_dir).is_running()
         database_url = resolve_database_url(config)
@@ -128,7 +129,9 @@ class MainJob:
         env["BETTER_AUTH_SECRET"] = config.better_auth_secret
         env["APP_ENCRYPTION_KEY"] = ",".join(config.app_encryption_keys)
         env["PYTHONUNBUFFERED"] = "1"
+        env["PORT"] = str(config.port)
         if config.sandbox_mode:
+            env["SANDBOX_PORT"] = str(config.sandbox_port)
             env["KLAVIYO_BASE_URL"] = f"http://127.0.0.1:{config.sandbox_port}"
             env.setdefault("SANDBOX_RATE_LIMITS", "klaviyo")
         return env

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -193,3 +194,27 @@ def test_a_second_run_pushes_everything_again_to_the_new_empty_sandbox(data_dir:
     rows = re.findall(r"│ (\w+)\s+│\s+(\d+) │\s+(\d+) │\s+(\d+) │", process.stdout)
     assert rows and all(failed == "0" for _, _, _, failed in rows), process.stdout[-3000:]
     assert dict((name, int(done)) for name, _, done, _ in rows)["profiles"] > 0
+
+
+def test_a_taken_port_the_operator_chose_stops_the_run_before_anything_starts(
+    data_dir: Path,
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            "DATA_DIR": str(data_dir),
+            "PORT": str(port),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "run"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"PORT={port}: another program already listens" in result.stderr
+    assert not (data_dir / "pg").exists()
