@@ -53,6 +53,13 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
 _Number = TypeVar("_Number", int, float)
 
 
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    port = _int(environ, name, default)
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name} must be a port number from 1 to 65535, got {port}")
+    return port
+
+
 def _positive(value: _Number, name: str) -> _Number:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than 0, got {value!r}")
@@ -124,7 +131,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         origins = tuple(o.strip() for o in env.get("TRUSTED_ORIGINS", "").split(",") if o.strip())
         keys = tuple(k.strip() for k in env.get("APP_ENCRYPTION_KEY", "").split(",") if k.strip())
         host = env.get("HOST", "127.0.0.1")
-        port = _int(env, "PORT", 8000)
+        port = _port(env, "PORT", 8000)
         log_format = env.get("LOG_FORMAT", "console").strip().lower()
         if log_format not in {"console", "json"}:
             raise ConfigError(f"LOG_FORMAT must be console or json, got {log_format!r}")
@@ -138,7 +145,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
             klaviyo_base_url=env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com").rstrip("/"),
             # With no Klaviyo address given, `make run` serves the sandbox and points at it.
             sandbox_mode=_flag(env, "KLAVIYO_SANDBOX", not env.get("KLAVIYO_BASE_URL")),
-            sandbox_port=_int(env, "SANDBOX_PORT", 8100),
+            sandbox_port=_port(env, "SANDBOX_PORT", 8100),
             klaviyo_timeout_s=_float(env, "KLAVIYO_TIMEOUT_S", 10.0),
             klaviyo_module_enabled=_flag(env, "KLAVIYO_MODULE_ENABLED", True),
             better_auth_secret=env.get("BETTER_AUTH_SECRET", ""),

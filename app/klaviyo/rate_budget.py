@@ -116,8 +116,9 @@ READY_IN_SQL = f"""
                CASE WHEN b.second_window = floor(c.t)
                          AND b.second_used >= {_second_cap("1")}
                     THEN b.second_window + 1 - c.t ELSE 0 END)
-    FROM klaviyo.rate_budget b, clock c
-    WHERE b.account_id = %(account)s AND b.tier = %(tier)s AND b.operation = %(operation)s
+    FROM clock c
+    LEFT JOIN klaviyo.rate_budget b
+           ON b.account_id = %(account)s AND b.tier = %(tier)s AND b.operation = %(operation)s
 """
 
 # Klaviyo's view of the steady window, from a response's RateLimit-* headers: limits it

@@ -16,7 +16,7 @@ from app.db.migrate import migrate
 from app.db.target import resolve_database_url
 from app.runner import setup_steps
 from app.runner.fresh_sandbox import forget_what_the_last_sandbox_held
-from app.runner.ports import claim_ports
+from app.runner.ports import claim_ports, local_url
 from app.runner.processes import ChildGroup, ChildProcess, note, wait_for_http
 from app.runner.progress import watch_backlog
 
@@ -88,7 +88,7 @@ class MainJob:
         self._start_api(config, env)
         self._start_worker(env)
 
-        api_url = f"http://{config.host}:{config.port}"
+        api_url = local_url(config.host, config.port)
         token = setup_steps.admin_token(config, database_url)
         if config.sandbox_mode:
             # Generated data goes only to the sandbox, never to a real Klaviyo account.
@@ -159,7 +159,7 @@ class MainJob:
                 "api", [sys.executable, "-m", "app", "serve"], env, self.logs_dir / "api.log"
             )
         )
-        wait_for_http(f"http://{config.host}:{config.port}/health", child)
+        wait_for_http(f"{local_url(config.host, config.port)}/health", child)
 
     def _start_worker(self, env: dict[str, str]) -> None:
         procrastinate = Path(sys.executable).with_name("procrastinate")

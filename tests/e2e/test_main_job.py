@@ -216,5 +216,5 @@ def test_a_taken_port_the_operator_chose_stops_the_run_before_anything_starts(
             timeout=60,
         )
     assert result.returncode == 1
-    assert f"PORT={port}: another program already listens" in result.stderr
+    assert f"PORT={port}: 127.0.0.1:{port} is in use by another program" in result.stderr
     assert not (data_dir / "pg").exists()

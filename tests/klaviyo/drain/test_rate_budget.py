@@ -8,7 +8,12 @@ import time
 import pytest
 
 from app.db.pool import open_pool
-from app.klaviyo.rate_budget import STEADY_GUARD_S, KlaviyoRateBudget, parse_rate_limit_headers
+from app.klaviyo.rate_budget import (
+    BURST_GUARD_S,
+    STEADY_GUARD_S,
+    KlaviyoRateBudget,
+    parse_rate_limit_headers,
+)
 
 ACCOUNT = "ACC1"
 
@@ -43,6 +48,12 @@ async def test_ready_in_says_what_a_reservation_would_wait(db_pool) -> None:
     assert await budget.ready_in(ACCOUNT, "M") == 0.0
     assert await budget.acquire(ACCOUNT, "M") == 0.0
     assert 0.0 < await budget.ready_in(ACCOUNT, "M") <= 1.0
+
+
+async def test_ready_in_keeps_a_second_s_last_moments_even_before_any_request(db_pool) -> None:
+    budget = KlaviyoRateBudget(db_pool)
+    await asyncio.sleep((0.8 - time.time() % 1.0) % 1.0)
+    assert 0.0 < await budget.ready_in(ACCOUNT, "M") <= BURST_GUARD_S
 
 
 async def test_the_pace_never_exceeds_the_burst(db_pool) -> None:
