@@ -67,13 +67,13 @@ def _positive(value: _Number, name: str) -> _Number:
 
 
 # Addresses that mean "every interface": no page is served from them as an origin.
-_ANY_ADDRESS = {"", "0.0.0.0", "::"}  # noqa: S104 - compared against, never bound
+ANY_ADDRESSES = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - compared against
 
 
 def default_trusted_origins(host: str, port: int) -> tuple[str, ...]:
     """The origins of the admin pages this server serves itself: wherever it listens."""
     hosts = ["127.0.0.1", "localhost"]
-    if host not in _ANY_ADDRESS and host not in hosts:
+    if host not in ANY_ADDRESSES and host not in hosts:
         hosts.append(f"[{host}]" if ":" in host else host)
     return tuple(f"http://{name}:{port}" for name in hosts)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import structlog
+
+from app.local_ports import next_free_port, port_is_free
 
 log = structlog.get_logger(__name__)
 
@@ -85,8 +86,8 @@ class EmbeddedServer:
             )
         # The recorded port may have been taken since (another checkout's server, say): the
         # server is not running, so it is free to move.
-        if not self.port_file.exists() or not _port_is_free(self.port):
-            self.port_file.write_text(str(_free_port(DEFAULT_PORT)))
+        if not self.port_file.exists() or not port_is_free("127.0.0.1", self.port):
+            self.port_file.write_text(str(next_free_port("127.0.0.1", DEFAULT_PORT)))
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} -c max_connections=300"
             " -c shared_buffers=256MB -c max_wal_size=2GB"
@@ -186,28 +187,6 @@ class EmbeddedServer:
         if check and result.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr}\n{tail}")
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As PostgreSQL binds: a port left in TIME_WAIT by our own stopped server is free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(preferred: int) -> int:
-    for candidate in (preferred, 0):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise RuntimeError("no free TCP port on 127.0.0.1")
 
 
 def wait_until_ready(server: EmbeddedServer, timeout_s: float = 30.0) -> None:

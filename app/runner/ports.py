@@ -8,52 +8,13 @@ it. A default port that is taken moves up to the next free one (the printed URLs
 
 from __future__ import annotations
 
-import errno
-import socket
 from collections.abc import Mapping
 
 import msgspec
 
-from app.config import Config, ConfigError
+from app.config import ANY_ADDRESSES, Config, ConfigError
+from app.local_ports import next_free_port, port_is_free
 from app.runner.processes import note
-
-# How far above a taken default port to look before asking the system for any free one.
-_SEARCH_ABOVE = 100
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Whether `port` could be bound on every address of `host`, as the servers bind them:
-    each address family alone (IPv6 only on IPv6), lingering TIME_WAIT sockets ignored."""
-    try:
-        addresses = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror as exc:
-        raise ConfigError(f"HOST={host!r} does not resolve to an address: {exc}") from None
-    for family, kind, proto, _, address in addresses:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            try:
-                probe.bind(address)
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return False
-                raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return True
-
-
-def _next_free_port(host: str, taken: int, avoid: set[int]) -> int:
-    for port in range(taken + 1, min(taken + _SEARCH_ABOVE, 65535) + 1):
-        if port not in avoid and port_is_free(host, port):
-            return port
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port not in avoid and port_is_free(host, port):
-            return port
 
 
 class _Listener(msgspec.Struct):
@@ -85,7 +46,7 @@ def claim_ports(config: Config, environ: Mapping[str, str]) -> Config:
         if item in chosen:
             continue
         if item.port in claimed or not port_is_free(item.host, item.port):
-            moved = _next_free_port(item.host, item.port, set(claimed))
+            moved = next_free_port(item.host, item.port + 1, frozenset(claimed))
             note("port_moved", setting=item.variable, taken=item.port, port=moved)
             print(
                 f"Port {item.port} is taken: the {item.what} listens on {moved} instead "
@@ -105,8 +66,6 @@ def claim_ports(config: Config, environ: Mapping[str, str]) -> Config:
 def local_url(host: str, port: int) -> str:
     """The URL this machine reaches a server listening on host:port by."""
     host = host.strip()
-    if host in ("", "0.0.0.0"):  # noqa: S104 - every interface includes the loopback one
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
+    if host in ANY_ADDRESSES:  # every interface includes the loopback one
+        host = "::1" if host == "::" else "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

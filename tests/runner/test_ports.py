@@ -9,8 +9,9 @@ import msgspec
 import pytest
 
 from app.config import Config, ConfigError
+from app.local_ports import port_is_free
 from app.runner.main_job import MainJob
-from app.runner.ports import claim_ports, local_url, port_is_free
+from app.runner.ports import claim_ports, local_url
 from tests.fixtures.sandbox import free_port
 
 
